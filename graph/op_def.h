@@ -1,0 +1,145 @@
+// OpDef: everything kiln knows about one primitive op, in one struct.
+//
+// Each primitive op is defined once, in ops/<name>.cc, as a `const OpDef`
+// listed on one line of ops/op_list.inc. Everything downstream (graph
+// builder, autodiff, interpreter, JIT, conformance tests, benchmarks) reads
+// the op's facts from here and never switches on the op's name.
+//
+//   extern const OpDef kExpOp;           // defined in ops/exp.cc
+//   kExpOp.name == "exp";  kExpOp.fusion == FusionKind::kElementwise
+#ifndef KILN_GRAPH_OP_DEF_H_
+#define KILN_GRAPH_OP_DEF_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "graph/attrs.h"
+#include "graph/buffer.h"
+#include "graph/tensor.h"
+
+namespace kiln {
+
+// How an op takes part in fusion (issue 3 plans kernels from this).
+enum class FusionKind {
+  kSource,       // input, variable, constant: no computation
+  kElementwise,  // out[i] depends on in[i] (after broadcasting)
+  kReduction,    // combines elements along axes
+  kIndexMap,     // moves elements: reshape, transpose, slice, pad, ...
+  kContraction,  // matmul, convolution, pooling: dedicated kernels
+  kOpaque,       // anything else (random numbers)
+};
+absl::string_view FusionKindName(FusionKind k);
+
+struct TensorType {
+  DType dtype = DType::kF32;
+  Shape shape;
+  std::string ToString() const;
+  friend bool operator==(const TensorType& a, const TensorType& b) {
+    return a.dtype == b.dtype && a.shape == b.shape;
+  }
+};
+
+// The shape-and-dtype rule sees the input types and the attributes. Its
+// error message must not repeat the op name; the builder adds
+// "[op] in layer 'L' (file:line): " in front.
+struct InferContext {
+  absl::Span<const TensorType> inputs;
+  const Attrs& attrs;
+};
+using InferFn = absl::StatusOr<TensorType> (*)(const InferContext&);
+
+// The gradient rule builds graph nodes. It returns one Tensor per input:
+// a default-constructed Tensor where the input needs no gradient
+// (needs_grad[i] false) or has none (integer inputs).
+struct GradContext {
+  absl::Span<const Tensor> inputs;
+  const Tensor& output;       // the forward result, for reuse
+  const Tensor& output_grad;  // d loss / d output
+  const Attrs& attrs;
+  const std::vector<bool>& needs_grad;
+};
+using GradFn = std::vector<Tensor> (*)(const GradContext&);
+
+// Splits [0, n) into chunks of at least `grain` and runs fn(begin, end) on
+// them, possibly in parallel. Kernels must produce the same bits for every
+// split (no cross-chunk accumulation).
+class Parallelism {
+ public:
+  virtual ~Parallelism() = default;
+  virtual int num_threads() const = 0;
+  virtual void For(int64_t n, int64_t grain,
+                   absl::FunctionRef<void(int64_t, int64_t)> fn) const = 0;
+};
+// Runs everything on the calling thread.
+const Parallelism& SerialParallelism();
+
+struct KernelContext {
+  absl::Span<const Buffer* const> inputs;
+  Buffer* output;  // allocated with the inferred type
+  const Attrs& attrs;
+  const Parallelism& parallel;
+};
+using KernelFn = absl::Status (*)(const KernelContext&);
+
+// Slot for the LLVM lowering of issue 3 (opaque here: no LLVM in headers).
+struct LoweringContext;
+using LowerFn = absl::Status (*)(LoweringContext&);
+
+// How the conformance suite exercises an op (tests/ops/conformance_test.cc).
+struct TestInput {
+  TensorType type;
+  double lo = -2.0, hi = 2.0;    // values drawn uniformly from [lo, hi]
+  bool avoid_integers = false;   // keep 0.1 away from integers (kinks)
+  bool integer_values = false;   // round draws (labels, indices)
+};
+struct TestCase {
+  std::string label;
+  std::vector<TestInput> inputs;
+  Attrs attrs;
+  bool check_grad = true;
+};
+struct BadCase {
+  std::string label;
+  std::vector<TensorType> inputs;
+  Attrs attrs;
+  std::string expected_message;  // a substring of the Status message
+};
+struct OpTests {
+  std::vector<TestCase> cases;
+  std::vector<BadCase> bad;
+  double tolerance = 1e-5;  // interpreter vs reference, relative
+};
+
+struct OpDef {
+  static constexpr int kVariadic = -1;
+
+  absl::string_view name;  // graph text, errors, kernel symbols, bench names
+  int arity = 1;          // number of inputs, or kVariadic
+  FusionKind fusion = FusionKind::kOpaque;
+  InferFn infer = nullptr;
+  GradFn grad = nullptr;       // null: not differentiable
+  KernelFn interp = nullptr;   // Highway kernel, runtime-dispatched
+  LowerFn lower = nullptr;     // LLVM lowering (issue 3)
+  KernelFn reference = nullptr;  // plain scalar loops, for tests
+  OpTests (*tests)() = nullptr;
+};
+
+// Looks ops up by name (the parser and the passes need this; ops/ provides
+// the catalog of every listed op).
+class OpCatalog {
+ public:
+  virtual ~OpCatalog() = default;
+  virtual const OpDef* Find(absl::string_view name) const = 0;
+  virtual absl::Span<const OpDef* const> All() const = 0;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_GRAPH_OP_DEF_H_

@@ -1,0 +1,54 @@
+#include "layers/activations.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ops/ops.h"
+
+namespace kiln {
+namespace {
+
+// tf.keras rejects softmax over a 1-D tensor (spec section 6).
+Tensor SoftmaxActivation(const Tensor& x) {
+  if (x.ok() && x.rank() <= 1) {
+    return x.graph()->Fail(
+        "softmax", absl::InvalidArgumentError(absl::StrCat(
+                       "cannot apply softmax to a tensor that is 1-D, got ",
+                       x.shape().ToString())));
+  }
+  return Softmax(x, -1);
+}
+
+}  // namespace
+
+absl::StatusOr<Activation> ActivationByName(absl::string_view name) {
+  static const std::pair<absl::string_view, Activation> kTable[] = {
+      {"", [](const Tensor& x) { return x; }},
+      {"linear", [](const Tensor& x) { return x; }},
+      {"relu", [](const Tensor& x) { return Relu(x); }},
+      {"sigmoid", [](const Tensor& x) { return Sigmoid(x); }},
+      {"tanh", [](const Tensor& x) { return Tanh(x); }},
+      {"softmax", SoftmaxActivation},
+      {"softplus", [](const Tensor& x) { return Softplus(x); }},
+      {"softsign", [](const Tensor& x) { return Softsign(x); }},
+      {"elu", [](const Tensor& x) { return Elu(x, 1.0); }},
+      {"selu", [](const Tensor& x) { return Selu(x); }},
+      {"exponential", [](const Tensor& x) { return Exp(x); }},
+      {"hard_sigmoid", [](const Tensor& x) { return HardSigmoid(x); }},
+      {"swish", [](const Tensor& x) { return Swish(x); }},
+      {"silu", [](const Tensor& x) { return Swish(x); }},
+      {"gelu", [](const Tensor& x) { return Gelu(x, /*approximate=*/false); }},
+      {"relu6", [](const Tensor& x) { return Clip(x, 0.0, 6.0); }},
+      {"leaky_relu", [](const Tensor& x) { return Maximum(x, x * 0.2); }},
+      {"log_softmax", [](const Tensor& x) { return LogSoftmax(x, -1); }},
+      {"mish", [](const Tensor& x) { return x * Tanh(Softplus(x)); }},
+  };
+  for (const auto& [key, fn] : kTable) {
+    if (key == name) return fn;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown activation function: '", name, "'"));
+}
+
+}  // namespace kiln

@@ -1,0 +1,46 @@
+// exp: e^x, elementwise on f32. Gradient: grad * exp(x), reusing the output.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/exp.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "hwy/contrib/math/math-inl.h"
+#include "ops/elementwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace kiln::HWY_NAMESPACE {
+struct ExpFn {
+  template <class D, class V>
+  HWY_INLINE V operator()(D d, V x) const { return hn::Exp(d, x); }
+};
+void ExpF32(const float* x, float* y, size_t n) { UnaryLoop(ExpFn(), x, y, n); }
+}  // namespace kiln::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cmath>
+
+#include "ops/elementwise.h"
+#include "ops/ops.h"
+
+namespace kiln {
+HWY_EXPORT(ExpF32);
+
+const OpDef kExpOp = {
+    .name = "exp",
+    .arity = 1,
+    .fusion = FusionKind::kElementwise,
+    .infer = InferUnaryFloat,
+    .grad = [](const GradContext& g) -> std::vector<Tensor> {
+      return {Mul(g.output_grad, g.output)};
+    },
+    .interp = [](const KernelContext& ctx) {
+      return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(ExpF32));
+    },
+    .reference = UnaryReference<+[](double x) { return std::exp(x); }>,
+    .tests = [] { return UnaryFloatTests(-5, 5); },
+};
+
+Tensor Exp(const Tensor& x, SourceLoc loc) { return Apply(kExpOp, {x}, {}, loc); }
+
+}  // namespace kiln
+#endif  // HWY_ONCE
