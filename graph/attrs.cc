@@ -28,6 +28,17 @@ std::string DoubleToString(double d) {
   return s;
 }
 
+// Shortest text that reads back as the same float.
+std::string FloatToString(float f) {
+  if (std::isnan(f)) return "nan";
+  if (std::isinf(f)) return f > 0 ? "inf" : "-inf";
+  for (int precision = 1; precision < 9; ++precision) {
+    std::string t = absl::StrFormat("%.*g", precision, f);
+    if (static_cast<float>(std::strtod(t.c_str(), nullptr)) == f) return t;
+  }
+  return absl::StrFormat("%.9g", f);
+}
+
 struct Printer {
   std::string operator()(int64_t v) const { return absl::StrCat(v); }
   std::string operator()(double v) const { return DoubleToString(v); }
@@ -44,7 +55,7 @@ struct Printer {
         absl::StrCat(DTypeName(b->dtype()), b->shape().ToString(), "{");
     for (int64_t i = 0; i < b->num_elements(); ++i) {
       if (i > 0) out += ",";
-      out += b->dtype() == DType::kF32 ? DoubleToString(b->GetAsDouble(i))
+      out += b->dtype() == DType::kF32 ? FloatToString(b->data<float>()[i])
                                        : absl::StrCat(b->GetAsDouble(i));
     }
     return out + "}";

@@ -51,8 +51,7 @@ absl::StatusOr<bool> EliminateDeadCode(Graph& graph) {
   }
   if (identity) return false;
   std::vector<NodeId> new_id(graph.num_nodes(), kNoNode);
-  std::vector<Node> nodes;
-  nodes.reserve(order.size());
+  std::deque<Node> nodes;
   for (NodeId old : order) {
     Node n = graph.node(old);
     for (NodeId& in : n.inputs) in = new_id[in];

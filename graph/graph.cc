@@ -141,7 +141,7 @@ std::vector<std::vector<NodeId>> Graph::Users() const {
   return users;
 }
 
-void Graph::ResetNodes(std::vector<Node> nodes, std::vector<NodeId> outputs) {
+void Graph::ResetNodes(std::deque<Node> nodes, std::vector<NodeId> outputs) {
   nodes_ = std::move(nodes);
   outputs_ = std::move(outputs);
 }

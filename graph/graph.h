@@ -13,6 +13,7 @@
 #ifndef KILN_GRAPH_GRAPH_H_
 #define KILN_GRAPH_GRAPH_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,7 +61,8 @@ class Graph : public std::enable_shared_from_this<Graph> {
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   const Node& node(NodeId id) const { return nodes_[id]; }
   Node& mutable_node(NodeId id) { return nodes_[id]; }
-  const std::vector<Node>& nodes() const { return nodes_; }
+  // Node references stay valid while the graph grows (a deque).
+  const std::deque<Node>& nodes() const { return nodes_; }
   Tensor tensor(NodeId id) { return Tensor(shared_from_this(), id); }
 
   // The first error recorded by Apply (OK when none).
@@ -75,7 +77,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   // For each node, the nodes that read it (duplicates when read twice).
   std::vector<std::vector<NodeId>> Users() const;
   // Replaces the node list (passes that renumber use this).
-  void ResetNodes(std::vector<Node> nodes, std::vector<NodeId> outputs);
+  void ResetNodes(std::deque<Node> nodes, std::vector<NodeId> outputs);
 
   std::shared_ptr<Graph> Clone() const;
 
@@ -84,7 +86,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   void RecordError(absl::string_view op_name, const absl::Status& error,
                    const std::string& layer, const std::string& location);
 
-  std::vector<Node> nodes_;
+  std::deque<Node> nodes_;
   std::vector<NodeId> outputs_;
   absl::Status status_;
 };

@@ -98,6 +98,8 @@ struct TestInput {
   double lo = -2.0, hi = 2.0;    // values drawn uniformly from [lo, hi]
   bool avoid_integers = false;   // keep 0.1 away from integers (kinks)
   bool integer_values = false;   // round draws (labels, indices)
+  bool distinct = false;  // f32: a shuffled even spread over [lo, hi], so no
+                          // two values are close (max-pool windows, no near-ties)
 };
 struct TestCase {
   std::string label;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -51,6 +52,9 @@ class Shape {
     return a.dims_ == b.dims_;
   }
   friend bool operator!=(const Shape& a, const Shape& b) { return !(a == b); }
+  friend std::ostream& operator<<(std::ostream& os, const Shape& s) {
+    return os << s.ToString();
+  }
   template <typename H>
   friend H AbslHashValue(H h, const Shape& s) {
     return H::combine(std::move(h), s.dims_);

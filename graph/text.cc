@@ -69,10 +69,14 @@ class Cursor {
         if (c == '"') in_string = false;
         continue;
       }
-      if (c == '"') in_string = true;
-      else if (c == '(' || c == '[' || c == '{') ++depth;
-      else if ((c == ')' || c == ']' || c == '}') && depth > 0) --depth;
-      else if (depth == 0 && stops.find(c) != absl::string_view::npos) break;
+      if (depth == 0 && stops.find(c) != absl::string_view::npos) break;
+      if (c == '"') {
+        in_string = true;
+      } else if (c == '(' || c == '[' || c == '{') {
+        ++depth;
+      } else if ((c == ')' || c == ']' || c == '}') && depth > 0) {
+        --depth;
+      }
     }
     absl::string_view taken = rest_.substr(0, i);
     rest_.remove_prefix(i);

@@ -39,7 +39,8 @@ absl::StatusOr<Activation> ActivationByName(absl::string_view name) {
       {"swish", [](const Tensor& x) { return Swish(x); }},
       {"silu", [](const Tensor& x) { return Swish(x); }},
       {"gelu", [](const Tensor& x) { return Gelu(x, /*approximate=*/false); }},
-      {"relu6", [](const Tensor& x) { return Clip(x, 0.0, 6.0); }},
+      // A tie in minimum goes to the first input: zero gradient at 6, as TF.
+      {"relu6", [](const Tensor& x) { return Minimum(ScalarLike(x, 6.0), Relu(x)); }},
       {"leaky_relu", [](const Tensor& x) { return Maximum(x, x * 0.2); }},
       {"log_softmax", [](const Tensor& x) { return LogSoftmax(x, -1); }},
       {"mish", [](const Tensor& x) { return x * Tanh(Softplus(x)); }},

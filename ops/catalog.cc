@@ -13,7 +13,7 @@ namespace {
 class ListedOps final : public OpCatalog {
  public:
   ListedOps() {
-#define KILN_OP(def, builder) if (&def != nullptr) all_.push_back(&def);  // TEMP-WEAK
+#define KILN_OP(def, builder) all_.push_back(&def);
 #include "ops/op_list.inc"
 #undef KILN_OP
     for (const OpDef* op : all_) {

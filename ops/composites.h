@@ -43,7 +43,7 @@ Tensor Greater(const Tensor& a, const Tensor& b);       // less(b, a)
 Tensor GreaterEqual(const Tensor& a, const Tensor& b);  // less_equal(b, a)
 Tensor Square(const Tensor& x);
 Tensor Reciprocal(const Tensor& x);
-Tensor Clip(const Tensor& x, double lo, double hi);
+Tensor Clip(const Tensor& x, double lo, double hi);  // lo > hi: graph error
 
 // ---- activations (tf.keras 2.x definitions; see the spec, section 6) ------
 Tensor Relu(const Tensor& x);
@@ -57,11 +57,15 @@ Tensor Swish(const Tensor& x);
 Tensor HardSigmoid(const Tensor& x);
 
 // ---- normalizations and statistics ----------------------------------------
+// Axes may be negative; an empty list reduces nothing. A bad axis records a
+// graph error named after the composite ("[softmax] ...").
 Tensor Softmax(const Tensor& x, int64_t axis = -1);
 Tensor LogSoftmax(const Tensor& x, int64_t axis = -1);
 Tensor LogSumExp(const Tensor& x, const IntList& axes, bool keepdims = false);
 Tensor Mean(const Tensor& x, const IntList& axes, bool keepdims = false);
+// Population variance (divides by n), like tf.math.reduce_variance.
 Tensor Variance(const Tensor& x, const IntList& axes, bool keepdims = false);
+// x / sqrt(max(sum(x^2 over axes), epsilon)), like tf.math.l2_normalize.
 Tensor L2Normalize(const Tensor& x, const IntList& axes, double epsilon = 1e-12);
 Tensor ReduceMin(const Tensor& x, const IntList& axes, bool keepdims = false);
 

@@ -25,6 +25,37 @@ HWY_BEFORE_NAMESPACE();
 namespace kiln::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
+// p[0, count) in the first lanes, zeros after, reading nothing past
+// p + count: Highway 1.0's MaskedLoad is a full aligned Load before AVX-512
+// for some lane sizes (SSE4 faults on unaligned tails).
+template <class D, typename T>
+HWY_INLINE hn::Vec<D> LoadFirstN(D d, const T* HWY_RESTRICT p, size_t count) {
+#if HWY_TARGET <= HWY_AVX3
+  return hn::MaskedLoad(hn::FirstN(d, count), d, p);
+#else
+  HWY_ALIGN T buf[HWY_MAX_BYTES / sizeof(T)] = {};
+  for (size_t i = 0; i < count; ++i) buf[i] = p[i];
+  return hn::Load(d, buf);
+#endif
+}
+
+// Lanes of `m` loaded from p, others zero. Highway 1.0.3's MaskedLoad is a
+// full aligned load below AVX-512, so other targets load lane by lane.
+template <class D, class M, typename T>
+HWY_INLINE hn::Vec<D> SafeMaskedLoad(M m, D d, const T* HWY_RESTRICT p) {
+#if HWY_TARGET <= HWY_AVX3
+  return hn::MaskedLoad(m, d, p);
+#else
+  HWY_ALIGN T buf[HWY_MAX_BYTES / sizeof(T)] = {};
+  uint8_t bits[(HWY_MAX_BYTES / sizeof(T) + 7) / 8] = {};
+  hn::StoreMaskBits(d, m, bits);
+  for (size_t i = 0; i < hn::Lanes(d); ++i) {
+    if ((bits[i / 8] >> (i % 8)) & 1) buf[i] = p[i];
+  }
+  return hn::Load(d, buf);
+#endif
+}
+
 // y[i] = fn(x[i]) for i in [0, n).
 template <class Fn, typename T>
 HWY_INLINE void UnaryLoop(Fn fn, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
@@ -37,7 +68,7 @@ HWY_INLINE void UnaryLoop(Fn fn, const T* HWY_RESTRICT x, T* HWY_RESTRICT y,
   }
   if (i < n) {
     const auto mask = hn::FirstN(d, n - i);
-    hn::BlendedStore(fn(d, hn::MaskedLoad(mask, d, x + i)), mask, d, y + i);
+    hn::BlendedStore(fn(d, LoadFirstN(d, x + i, n - i)), mask, d, y + i);
   }
 }
 
@@ -58,9 +89,8 @@ HWY_INLINE void BinaryLoopImpl(Fn fn, const T* HWY_RESTRICT a,
     fn.Store(d, fn(d, va, vb), out + i, lanes);
   }
   if (i < n) {
-    const auto mask = hn::FirstN(d, n - i);
-    const auto va = kAScalar ? a0 : hn::MaskedLoad(mask, d, a + i);
-    const auto vb = kBScalar ? b0 : hn::MaskedLoad(mask, d, b + i);
+    const auto va = kAScalar ? a0 : LoadFirstN(d, a + i, n - i);
+    const auto vb = kBScalar ? b0 : LoadFirstN(d, b + i, n - i);
     fn.Store(d, fn(d, va, vb), out + i, n - i);
   }
 }

@@ -70,14 +70,17 @@ absl::Status RunUnary(const KernelContext& ctx, UnaryKernelF32 kernel) {
 
 namespace {
 
-// The two inputs' strides over the output's dimensions after merging
-// dimensions that can be walked as one: the last dimension is the inner run.
+// The inputs' strides over the output's dimensions after merging dimensions
+// that can be walked as one: the last dimension is the inner run.
 struct BroadcastPlan {
-  std::vector<int64_t> dims, a_strides, b_strides;
+  std::vector<int64_t> dims;
+  std::vector<std::vector<int64_t>> strides;  // [input][dimension]
 };
 
-BroadcastPlan PlanBroadcast(const Shape& a, const Shape& b, const Shape& out) {
+BroadcastPlan PlanBroadcast(absl::Span<const Buffer* const> inputs,
+                            const Shape& out) {
   const int rank = out.rank();
+  const size_t n = inputs.size();
   auto strides_of = [&](const Shape& in) {
     std::vector<int64_t> s(rank, 0);
     int64_t stride = 1;
@@ -89,57 +92,64 @@ BroadcastPlan PlanBroadcast(const Shape& a, const Shape& b, const Shape& out) {
     }
     return s;
   };
-  std::vector<int64_t> sa = strides_of(a), sb = strides_of(b);
+  std::vector<std::vector<int64_t>> s;
+  for (const Buffer* in : inputs) s.push_back(strides_of(in->shape()));
   BroadcastPlan plan;
+  plan.strides.resize(n);
   for (int i = 0; i < rank; ++i) {
     if (out.dim(i) == 1) continue;  // size-1 dimensions do not move anything
-    if (!plan.dims.empty() &&
-        plan.a_strides.back() == sa[i] * out.dim(i) &&
-        plan.b_strides.back() == sb[i] * out.dim(i)) {
+    bool merge = !plan.dims.empty();
+    for (size_t k = 0; k < n && merge; ++k) {
+      merge = plan.strides[k].back() == s[k][i] * out.dim(i);
+    }
+    if (merge) {
       plan.dims.back() *= out.dim(i);
-      plan.a_strides.back() = sa[i];
-      plan.b_strides.back() = sb[i];
+      for (size_t k = 0; k < n; ++k) plan.strides[k].back() = s[k][i];
     } else {
       plan.dims.push_back(out.dim(i));
-      plan.a_strides.push_back(sa[i]);
-      plan.b_strides.push_back(sb[i]);
+      for (size_t k = 0; k < n; ++k) plan.strides[k].push_back(s[k][i]);
     }
   }
-  if (plan.dims.empty()) plan = {{1}, {0}, {0}};
+  if (plan.dims.empty()) {
+    plan.dims = {1};
+    for (auto& st : plan.strides) st = {0};
+  }
   return plan;
 }
 
-// Walks the output in parallel chunks; for each contiguous run of the inner
-// dimension calls run(a_offset, b_offset, out_offset, length, mode).
-template <typename Run>
-void ForEachRun(const KernelContext& ctx, Run run) {
-  const BroadcastPlan plan =
-      PlanBroadcast(ctx.inputs[0]->shape(), ctx.inputs[1]->shape(),
-                    ctx.output->shape());
+}  // namespace
+
+void ForEachBroadcastRun(const KernelContext& ctx, BroadcastRunFn run) {
+  const BroadcastPlan plan = PlanBroadcast(ctx.inputs, ctx.output->shape());
+  const size_t n = ctx.inputs.size();
+  KILN_CHECK(n <= kMaxBroadcastInputs);
   const int outer_rank = static_cast<int>(plan.dims.size()) - 1;
   const int64_t inner = plan.dims.back();
-  const int64_t sa_inner = plan.a_strides.back();
-  const int64_t sb_inner = plan.b_strides.back();
-  const int mode = (sa_inner == 0 ? 1 : 0) | (sb_inner == 0 ? 2 : 0);
+  int mode = 0;
+  for (size_t k = 0; k < n; ++k) {
+    if (plan.strides[k].back() == 0) mode |= 1 << k;
+  }
   ctx.parallel.For(
       ctx.output->num_elements(), kGrain, [&](int64_t begin, int64_t end) {
+        int64_t offsets[kMaxBroadcastInputs];
         int64_t pos = begin;
         while (pos < end) {
           int64_t row = pos / inner;
           const int64_t col = pos % inner;
           const int64_t len = std::min(inner - col, end - pos);
-          int64_t a_off = col * sa_inner, b_off = col * sb_inner;
+          for (size_t k = 0; k < n; ++k) offsets[k] = col * plan.strides[k].back();
           for (int d = outer_rank - 1; d >= 0; --d) {
             const int64_t idx = row % plan.dims[d];
             row /= plan.dims[d];
-            a_off += idx * plan.a_strides[d];
-            b_off += idx * plan.b_strides[d];
+            for (size_t k = 0; k < n; ++k) offsets[k] += idx * plan.strides[k][d];
           }
-          run(a_off, b_off, pos, len, mode);
+          run(offsets, pos, len, mode);
           pos += len;
         }
       });
 }
+
+namespace {
 
 template <typename T, typename TOut>
 absl::Status RunTyped(const KernelContext& ctx, BinaryKernel<T, TOut> kernel) {
@@ -150,8 +160,8 @@ absl::Status RunTyped(const KernelContext& ctx, BinaryKernel<T, TOut> kernel) {
   const T* a = ctx.inputs[0]->data<T>();
   const T* b = ctx.inputs[1]->data<T>();
   TOut* out = ctx.output->data<TOut>();
-  ForEachRun(ctx, [&](int64_t ao, int64_t bo, int64_t oo, int64_t n, int mode) {
-    kernel(a + ao, b + bo, out + oo, n, mode);
+  ForEachBroadcastRun(ctx, [&](const int64_t* off, int64_t oo, int64_t n, int mode) {
+    kernel(a + off[0], b + off[1], out + oo, n, mode);
   });
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "absl/functional/function_ref.h"
 #include "graph/op_def.h"
 
 namespace kiln {
@@ -56,6 +57,16 @@ struct CompareKernels {
 // threads.
 absl::Status RunBinary(const KernelContext& ctx, const BinaryKernels& kernels);
 absl::Status RunCompare(const KernelContext& ctx, const CompareKernels& kernels);
+
+// The driver under RunBinary, for any number of inputs (select has three):
+// walks the output in parallel chunks and calls run(offsets, out_offset,
+// length, mode) for each contiguous run of the innermost dimension, where
+// offsets[k] is input k's element offset and bit k of `mode` marks input k
+// as a repeated scalar along the run (it is the same for every call).
+inline constexpr size_t kMaxBroadcastInputs = 4;
+using BroadcastRunFn = absl::FunctionRef<void(
+    const int64_t* offsets, int64_t out_offset, int64_t length, int mode)>;
+void ForEachBroadcastRun(const KernelContext& ctx, BroadcastRunFn run);
 
 // ---- scalar references (plain loops in double, for the tests) ------------
 

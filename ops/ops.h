@@ -23,12 +23,12 @@
 namespace kiln {
 
 // The op definitions.
-#define KILN_OP(def, builder) extern const OpDef def __attribute__((weak));  // TEMP-WEAK
+#define KILN_OP(def, builder) extern const OpDef def;
 #include "ops/op_list.inc"
 #undef KILN_OP
 
 // The builders.
-#define KILN_OP(def, builder) builder __attribute__((weak));  // TEMP-WEAK
+#define KILN_OP(def, builder) builder;
 #include "ops/op_list.inc"
 #undef KILN_OP
 

@@ -13,6 +13,7 @@
 #include <cstddef>
 
 #include "hwy/highway.h"
+#include "ops/elementwise-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kiln::HWY_NAMESPACE {
@@ -34,7 +35,7 @@ HWY_INLINE float RowReduce(Fn fn, const float* HWY_RESTRICT x, size_t r) {
   for (; i + lanes <= r; i += lanes) a0 = fn(d, a0, hn::LoadU(d, x + i));
   if (i < r) {
     const auto mask = hn::FirstN(d, r - i);
-    a1 = fn(d, a1, hn::IfThenElse(mask, hn::MaskedLoad(mask, d, x + i), fn.Identity(d)));
+    a1 = fn(d, a1, hn::IfThenElse(mask, LoadFirstN(d, x + i, r - i), fn.Identity(d)));
   }
   return hn::GetLane(fn.Reduce(d, fn(d, fn(d, a0, a1), fn(d, a2, a3))));
 }
@@ -57,7 +58,7 @@ HWY_INLINE void ColumnReduce(Fn fn, const float* HWY_RESTRICT x, size_t r,
     const auto mask = hn::FirstN(d, inner - i);
     auto acc = fn.Identity(d);
     for (size_t j = 0; j < r; ++j) {
-      acc = fn(d, acc, hn::IfThenElse(mask, hn::MaskedLoad(mask, d, x + j * stride + i),
+      acc = fn(d, acc, hn::IfThenElse(mask, LoadFirstN(d, x + j * stride + i, inner - i),
                                       fn.Identity(d)));
     }
     hn::BlendedStore(acc, mask, d, out + i);

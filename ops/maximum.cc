@@ -1,0 +1,91 @@
+// maximum: the larger of a and b with numpy broadcasting, on f32, i32 and
+// i64 (f32: NaN if either is NaN, as in numpy).
+// Gradient: the output gradient goes to a where a >= b and to b where a < b
+// (on a tie all of it goes to the first input a), summed back to each
+// input's shape.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/maximum.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "ops/elementwise-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace kiln::HWY_NAMESPACE {
+struct MaximumFn : StoreSame {
+  template <class D, class V>
+  HWY_INLINE V operator()(D, V a, V b) const {
+    const V m = hn::Max(a, b);
+    if constexpr (hwy::IsFloat<hn::TFromD<D>>()) {
+      // NaN handling of Max/Min differs between targets: propagate it here.
+      return hn::IfThenElse(hn::IsNaN(a), a, hn::IfThenElse(hn::IsNaN(b), b, m));
+    } else {
+      return m;
+    }
+  }
+};
+template <typename T>
+void MaximumLoop(const T* a, const T* b, T* out, size_t n, int mode) {
+  BinaryLoop(MaximumFn(), a, b, out, n, mode);
+}
+void MaximumF32(const float* a, const float* b, float* o, size_t n, int m) { MaximumLoop(a, b, o, n, m); }
+void MaximumI32(const int32_t* a, const int32_t* b, int32_t* o, size_t n, int m) { MaximumLoop(a, b, o, n, m); }
+void MaximumI64(const int64_t* a, const int64_t* b, int64_t* o, size_t n, int m) { MaximumLoop(a, b, o, n, m); }
+}  // namespace kiln::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+#include <cmath>
+#include <limits>
+
+#include "ops/elementwise.h"
+#include "ops/ops.h"
+
+namespace kiln {
+HWY_EXPORT(MaximumF32);
+HWY_EXPORT(MaximumI32);
+HWY_EXPORT(MaximumI64);
+
+const OpDef kMaximumOp = {
+    .name = "maximum",
+    .arity = 2,
+    .fusion = FusionKind::kElementwise,
+    .infer = InferBinaryNumeric,
+    .grad = [](const GradContext& g) -> std::vector<Tensor> {
+      const Tensor& a = g.inputs[0];
+      const Tensor& b = g.inputs[1];
+      const Tensor a_wins = LessEqual(b, a);
+      const Tensor zero = ScalarLike(g.output_grad, 0.0);
+      std::vector<Tensor> grads(2);
+      if (g.needs_grad[0]) grads[0] = ReduceToShape(Select(a_wins, g.output_grad, zero), a.shape());
+      if (g.needs_grad[1]) grads[1] = ReduceToShape(Select(a_wins, zero, g.output_grad), b.shape());
+      return grads;
+    },
+    .interp = [](const KernelContext& ctx) {
+      return RunBinary(ctx, {HWY_DYNAMIC_DISPATCH(MaximumF32), HWY_DYNAMIC_DISPATCH(MaximumI32),
+                             HWY_DYNAMIC_DISPATCH(MaximumI64)});
+    },
+    .reference = BinaryReference<+[](double a, double b) {
+      if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
+      return a < b ? b : a;
+    }>,
+    .tests = [] {
+      OpTests t = BinaryTests(-3, 3, {DType::kI32, DType::kI64});
+      // f32: a keeps 0.1 away from the integers b takes, so no pair sits on
+      // the kink a == b; one case with ties checks the values only.
+      for (TestCase& c : t.cases) {
+        if (c.inputs[0].type.dtype != DType::kF32) continue;
+        c.inputs[0].avoid_integers = true;
+        c.inputs[1].integer_values = true;
+      }
+      const TestInput tie{{DType::kF32, Shape{3, 17}}, -2, 2, false, true};
+      t.cases.push_back({"f32 ties", {tie, tie}, {}, /*check_grad=*/false});
+      return t;
+    },
+};
+
+Tensor Maximum(const Tensor& a, const Tensor& b, SourceLoc loc) {
+  return Apply(kMaximumOp, {a, b}, {}, loc);
+}
+
+}  // namespace kiln
+#endif  // HWY_ONCE
