@@ -88,9 +88,24 @@ struct KernelContext {
 };
 using KernelFn = absl::Status (*)(const KernelContext&);
 
-// Slot for the LLVM lowering of issue 3 (opaque here: no LLVM in headers).
+// The JIT lowering of an elementwise op or a reduction's combiner: builds
+// LLVM IR for one vector of results (ops/lowering_internal.h defines the
+// context; it stays opaque here so that no LLVM header leaks out).
 struct LoweringContext;
 using LowerFn = absl::Status (*)(LoweringContext&);
+
+// How an index-map op reads its input, so the JIT can fuse it into an
+// access pattern instead of copying: input index = coeff * output index +
+// offset, one row per input dimension (affine), or, for reshape, the same
+// row-major position (fusible only when the input is a buffer in memory).
+struct IndexMap {
+  bool same_flat_position = false;
+  std::vector<std::vector<int64_t>> coeff;  // [input rank][output rank]
+  std::vector<int64_t> offset;              // [input rank]
+};
+using IndexMapFn = absl::StatusOr<IndexMap> (*)(const TensorType& input,
+                                                const TensorType& output,
+                                                const Attrs& attrs);
 
 // How the conformance suite exercises an op (tests/ops/conformance_test.cc).
 struct TestInput {
@@ -128,7 +143,8 @@ struct OpDef {
   InferFn infer = nullptr;
   GradFn grad = nullptr;       // null: not differentiable
   KernelFn interp = nullptr;   // Highway kernel, runtime-dispatched
-  LowerFn lower = nullptr;     // LLVM lowering (issue 3)
+  LowerFn lower = nullptr;     // JIT: elementwise body / reduction combiner
+  IndexMapFn index_map = nullptr;  // JIT: index-map ops the JIT can fuse
   KernelFn reference = nullptr;  // plain scalar loops, for tests
   OpTests (*tests)() = nullptr;
 };
