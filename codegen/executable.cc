@@ -1,8 +1,10 @@
 #include "codegen/executable.h"
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "codegen/jit_program.h"
 #include "codegen/thread_pool.h"
 #include "graph/passes.h"
 #include "graph/status_macros.h"
@@ -13,6 +15,7 @@ namespace kiln {
 
 absl::string_view BackendName(Backend b) {
   switch (b) {
+    case Backend::kJit: return "jit";
     case Backend::kInterp: return "interp";
   }
   return "?";
@@ -20,18 +23,17 @@ absl::string_view BackendName(Backend b) {
 
 absl::StatusOr<Backend> BackendFromEnvironment() {
   const char* env = std::getenv("KILN_BACKEND");
-  if (env == nullptr || absl::string_view(env).empty() ||
-      absl::string_view(env) == "interp") {
-    return Backend::kInterp;
-  }
-  if (absl::string_view(env) == "jit") {
-    return absl::UnimplementedError(
-        "KILN_BACKEND=jit: the LLVM JIT backend is not built yet (issue 3); "
-        "use KILN_BACKEND=interp");
-  }
+  const absl::string_view name = env == nullptr ? "" : env;
+  if (name.empty() || name == "jit") return Backend::kJit;
+  if (name == "interp") return Backend::kInterp;
   return absl::InvalidArgumentError(
-      absl::StrCat("KILN_BACKEND='", env, "' is not a backend (expected interp or jit)"));
+      absl::StrCat("KILN_BACKEND='", name, "' is not a backend (expected jit or interp)"));
 }
+
+struct Executable::Specialized {
+  std::shared_ptr<Graph> graph;
+  std::unique_ptr<JitProgram> jit;  // JIT backend only
+};
 
 Executable::~Executable() = default;
 
@@ -73,32 +75,52 @@ absl::StatusOr<std::unique_ptr<Executable>> Executable::Compile(
   return exe;
 }
 
-absl::StatusOr<const Graph*> Executable::Specialization(int64_t batch) {
+absl::StatusOr<Executable::Specialized*> Executable::Specialization(int64_t batch) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_batch_.find(batch);
   if (it != by_batch_.end()) return it->second.get();
-  std::shared_ptr<Graph> g = program_->Clone();
-  KILN_RETURN_IF_ERROR(SpecializeBatch(*g, batch));
-  KILN_RETURN_IF_ERROR(FoldConstants(*g, Ops()).status());
-  KILN_RETURN_IF_ERROR(EliminateCommonSubexpressions(*g).status());
-  KILN_RETURN_IF_ERROR(EliminateDeadCode(*g).status());
-  KILN_RETURN_IF_ERROR(VerifyGraph(*g));
-  const Graph* result = g.get();
-  by_batch_.emplace(batch, std::move(g));
+  auto spec = std::make_unique<Specialized>();
+  spec->graph = program_->Clone();
+  Graph& g = *spec->graph;
+  KILN_RETURN_IF_ERROR(SpecializeBatch(g, batch));
+  KILN_RETURN_IF_ERROR(FoldConstants(g, Ops()).status());
+  KILN_RETURN_IF_ERROR(EliminateCommonSubexpressions(g).status());
+  KILN_RETURN_IF_ERROR(EliminateDeadCode(g).status());
+  KILN_RETURN_IF_ERROR(VerifyGraph(g));
+  if (backend_ == Backend::kJit) {
+    KILN_ASSIGN_OR_RETURN(spec->jit, JitProgram::Build(spec->graph, *pool_));
+    const char* explain = std::getenv("KILN_EXPLAIN_FUSION");
+    if (explain != nullptr && absl::string_view(explain) == "1") {
+      std::fprintf(stderr, "kiln: fusion plan (batch %lld)\n%s", static_cast<long long>(batch),
+                   spec->jit->ToString().c_str());
+    }
+  }
+  Specialized* result = spec.get();
+  by_batch_.emplace(batch, std::move(spec));
   return result;
 }
 
-absl::StatusOr<std::vector<Buffer>> Executable::Run(const Feeds& feeds) {
+absl::Status Executable::RunInto(const Feeds& feeds, std::vector<Buffer>& outputs) {
   KILN_ASSIGN_OR_RETURN(int64_t batch, BatchSizeOf(*program_, feeds));
-  KILN_ASSIGN_OR_RETURN(const Graph* g, Specialization(batch > 0 ? batch : 1));
-  return Evaluate(*g, g->outputs(), feeds, *pool_);
+  KILN_ASSIGN_OR_RETURN(Specialized* spec, Specialization(batch > 0 ? batch : 1));
+  if (spec->jit != nullptr) return spec->jit->Run(feeds, outputs);
+  KILN_ASSIGN_OR_RETURN(outputs, Evaluate(*spec->graph, spec->graph->outputs(), feeds, *pool_));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Buffer>> Executable::Run(const Feeds& feeds) {
+  std::vector<Buffer> outputs;
+  KILN_RETURN_IF_ERROR(RunInto(feeds, outputs));
+  return outputs;
 }
 
 std::string Executable::ProgramText() const { return PrintGraph(*program_); }
 
 absl::StatusOr<std::string> Executable::ProgramText(int64_t batch) {
-  KILN_ASSIGN_OR_RETURN(const Graph* g, Specialization(batch));
-  return PrintGraph(*g);
+  KILN_ASSIGN_OR_RETURN(Specialized* spec, Specialization(batch));
+  std::string text = PrintGraph(*spec->graph);
+  if (spec->jit != nullptr) text += spec->jit->ToString();
+  return text;
 }
 
 }  // namespace kiln

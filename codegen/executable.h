@@ -2,9 +2,10 @@
 //
 // Compile copies the outputs' graph and optimizes it (dead code, common
 // subexpressions). Each batch size seen by Run gets its own specialization
-// (concrete shapes, folded constants), compiled once and cached. The
-// backend comes from the options or KILN_BACKEND (interp; the LLVM JIT of
-// issue 3 is not built yet and asking for it is an error).
+// (concrete shapes, folded constants), built once and cached: for the JIT
+// backend (the default) a JitProgram of fused kernels compiled by LLVM; for
+// the interpreter, node-by-node Highway kernels. The backend comes from the
+// options or KILN_BACKEND=jit|interp.
 //
 //   KILN_ASSIGN_OR_RETURN(auto exe, Executable::Compile({loss, grad_w}));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, exe->Run({{"x", &x}, {"w", &w}}));
@@ -16,26 +17,34 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "graph/evaluate.h"
 #include "graph/graph.h"
 
 namespace kiln {
 
+class JitProgram;
 class ThreadPool;
 
-enum class Backend { kInterp };
+enum class Backend { kJit, kInterp };
+
+// The two backends agree on every element within this tolerance, relative
+// to max(1, |interpreter result|): the JIT's vector math differs from the
+// Highway kernels by a few ulp, and fused reductions sum in another order.
+// Integer and bool results agree exactly. Tested for every op
+// (tests/ops/conformance_test.cc) and whole models (tests/codegen/).
+inline constexpr double kBackendTolerance = 2e-5;
 absl::string_view BackendName(Backend b);
-// Reads KILN_BACKEND ("interp"; unset means the default backend).
+// Reads KILN_BACKEND ("jit" or "interp"; unset means jit).
 absl::StatusOr<Backend> BackendFromEnvironment();
 
 struct ExecutableOptions {
-  std::optional<Backend> backend;  // default: KILN_BACKEND, else interp
+  std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
   int num_threads = 0;             // 0: KILN_NUM_THREADS, else all cores
 };
 
@@ -48,23 +57,28 @@ class Executable {
   // Runs the program. Every input and variable it reads must be fed with
   // its declared dtype and shape (N: any batch size, equal across inputs).
   absl::StatusOr<std::vector<Buffer>> Run(const Feeds& feeds);
+  // The same, writing into `outputs`, whose buffers are reused when they
+  // already have the right types: a re-run then allocates nothing (JIT).
+  absl::Status RunInto(const Feeds& feeds, std::vector<Buffer>& outputs);
 
   Backend backend() const { return backend_; }
   int num_threads() const;
-  // The optimized program text; with a batch size, its specialization.
+  // The optimized program text; with a batch size, its specialization and,
+  // for the JIT, its fusion plan and kernel schedules.
   std::string ProgramText() const;
   absl::StatusOr<std::string> ProgramText(int64_t batch);
 
  private:
+  struct Specialized;
   Executable() = default;
-  absl::StatusOr<const Graph*> Specialization(int64_t batch);
+  absl::StatusOr<Specialized*> Specialization(int64_t batch);
 
-  Backend backend_ = Backend::kInterp;
+  Backend backend_ = Backend::kJit;
   std::shared_ptr<Graph> program_;  // outputs() are the results
   std::unique_ptr<ThreadPool> own_pool_;
   const ThreadPool* pool_ = nullptr;
   std::mutex mu_;
-  absl::flat_hash_map<int64_t, std::shared_ptr<Graph>> by_batch_;
+  absl::flat_hash_map<int64_t, std::unique_ptr<Specialized>> by_batch_;
 };
 
 }  // namespace kiln

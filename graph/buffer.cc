@@ -7,7 +7,19 @@
 
 namespace kiln {
 
-void Buffer::FreeDeleter::operator()(void* p) const { std::free(p); }
+void internal::BufferDeleter::operator()(void* p) const {
+  if (owned) std::free(p);
+}
+
+Buffer Buffer::View(DType dtype, Shape shape, void* data) {
+  KILN_CHECK_MSG(shape.IsConcrete(), "a Buffer needs a concrete shape");
+  Buffer b;
+  b.dtype_ = dtype;
+  b.shape_ = std::move(shape);
+  b.num_elements_ = b.shape_.NumElements();
+  b.data_ = std::unique_ptr<void, internal::BufferDeleter>(data, internal::BufferDeleter{.owned = false});
+  return b;
+}
 
 Buffer::Buffer(DType dtype, Shape shape)
     : dtype_(dtype), shape_(std::move(shape)) {

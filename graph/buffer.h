@@ -21,6 +21,14 @@
 
 namespace kiln {
 
+namespace internal {
+// Frees owned buffer memory; views own nothing.
+struct BufferDeleter {
+  bool owned = true;
+  void operator()(void* p) const;
+};
+}  // namespace internal
+
 class Buffer {
  public:
   static constexpr size_t kAlignment = 64;
@@ -32,6 +40,10 @@ class Buffer {
   template <typename T>
   static Buffer FromVector(Shape shape, const std::vector<T>& values);
   static Buffer Scalar(DType dtype, double value);
+  // A buffer over memory it does not own (an arena slot, a caller's array);
+  // the memory must outlive it and hold the shape's elements.
+  static Buffer View(DType dtype, Shape shape, void* data);
+  bool owns_memory() const { return data_.get_deleter().owned; }
 
   Buffer(Buffer&&) noexcept = default;
   Buffer& operator=(Buffer&&) noexcept = default;
@@ -66,13 +78,10 @@ class Buffer {
   std::string ToString(bool full = false) const;
 
  private:
-  struct FreeDeleter {
-    void operator()(void* p) const;
-  };
   DType dtype_ = DType::kF32;
   Shape shape_;
   int64_t num_elements_ = 0;
-  std::unique_ptr<void, FreeDeleter> data_;
+  std::unique_ptr<void, internal::BufferDeleter> data_;
 };
 
 template <typename T>

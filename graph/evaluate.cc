@@ -8,14 +8,11 @@
 #include "graph/status_macros.h"
 
 namespace kiln {
-namespace {
 
-// Source nodes carry a "name" attribute and are fed; constants carry "value".
 bool IsFed(const Node& n) {
   return n.op->fusion == FusionKind::kSource && n.attrs.Has("name");
 }
 
-// Source nodes with a "value" attribute (constants) hold their value.
 const Buffer* HeldValue(const Node& n) {
   if (n.op->fusion != FusionKind::kSource) return nullptr;
   const AttrValue* v = n.attrs.Find("value");
@@ -24,7 +21,21 @@ const Buffer* HeldValue(const Node& n) {
   return b != nullptr ? b->get() : nullptr;
 }
 
-}  // namespace
+absl::StatusOr<const Buffer*> FedValue(const Node& n, const Feeds& feeds) {
+  const std::string name = n.attrs.GetOr<std::string>("name", "");
+  auto it = feeds.find(name);
+  if (it == feeds.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("[", n.op->name, "] no value fed for '", name, "'"));
+  }
+  const Buffer& b = *it->second;
+  if (b.dtype() != n.type.dtype || b.shape() != n.type.shape) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("[", n.op->name, "] '", name, "' expects ", n.type.ToString(),
+                     ", got ", DTypeName(b.dtype()), b.shape().ToString()));
+  }
+  return &b;
+}
 
 absl::StatusOr<int64_t> BatchSizeOf(const Graph& graph, const Feeds& feeds) {
   int64_t batch = 0;
@@ -92,19 +103,7 @@ absl::StatusOr<std::vector<Buffer>> Evaluate(const Graph& graph,
           "; specialize the batch size before evaluating"));
     }
     if (IsFed(n)) {
-      const std::string name = n.attrs.GetOr<std::string>("name", "");
-      auto it = feeds.find(name);
-      if (it == feeds.end()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("[", n.op->name, "] no value fed for '", name, "'"));
-      }
-      const Buffer& b = *it->second;
-      if (b.dtype() != n.type.dtype || b.shape() != n.type.shape) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "[", n.op->name, "] '", name, "' expects ", n.type.ToString(),
-            ", got ", DTypeName(b.dtype()), b.shape().ToString()));
-      }
-      value[id] = &b;
+      KILN_ASSIGN_OR_RETURN(value[id], FedValue(n, feeds));
     } else if (const auto* held = HeldValue(n)) {
       value[id] = held;
     } else {

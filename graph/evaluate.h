@@ -29,6 +29,15 @@ using Feeds = absl::flat_hash_map<std::string, const Buffer*>;
 // input has a batch dimension.
 absl::StatusOr<int64_t> BatchSizeOf(const Graph& graph, const Feeds& feeds);
 
+// Source nodes with a "name" attribute (input, variable) are fed by name.
+bool IsFed(const Node& node);
+// The value a source node with a "value" attribute (a constant) holds, or null.
+const Buffer* HeldValue(const Node& node);
+
+// The fed value of an input or variable node, checked against its declared
+// dtype and shape (the error names the input).
+absl::StatusOr<const Buffer*> FedValue(const Node& node, const Feeds& feeds);
+
 // Replaces the symbolic batch size by `batch` in every shape attribute and
 // re-runs the shape rules.
 absl::Status SpecializeBatch(Graph& graph, int64_t batch);

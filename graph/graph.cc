@@ -151,6 +151,7 @@ std::shared_ptr<Graph> Graph::Clone() const {
   g->nodes_ = nodes_;
   g->outputs_ = outputs_;
   g->status_ = status_;
+  g->attachments_ = attachments_;
   return g;
 }
 

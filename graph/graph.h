@@ -15,9 +15,12 @@
 
 #include <deque>
 #include <memory>
+#include <typeindex>
+#include <typeinfo>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
@@ -81,6 +84,16 @@ class Graph : public std::enable_shared_from_this<Graph> {
 
   std::shared_ptr<Graph> Clone() const;
 
+  // Per-graph state of a higher layer (the layers/ library keeps its layer
+  // calls, masks and losses here), created on first use and shared by
+  // clones. T must be default-constructible.
+  template <typename T>
+  T& Attachment() {
+    std::shared_ptr<void>& slot = attachments_[std::type_index(typeid(T))];
+    if (slot == nullptr) slot = std::make_shared<T>();
+    return *static_cast<T*>(slot.get());
+  }
+
  private:
   Graph() = default;
   void RecordError(absl::string_view op_name, const absl::Status& error,
@@ -89,6 +102,7 @@ class Graph : public std::enable_shared_from_this<Graph> {
   std::deque<Node> nodes_;
   std::vector<NodeId> outputs_;
   absl::Status status_;
+  absl::flat_hash_map<std::type_index, std::shared_ptr<void>> attachments_;
 };
 
 // Runs `op`'s shape rule on the given input types; the error message is

@@ -20,6 +20,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -36,6 +37,9 @@ const OpDef kAbsOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(AbsF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.builder.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, c.operands[0]);
+    }>,
     .reference = UnaryReference<+[](double x) { return std::fabs(x); }>,
     // Away from the kink at 0.
     .tests = [] { return UnaryFloatTests(-3, 3, /*avoid_integers=*/true); },

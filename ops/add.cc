@@ -24,6 +24,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -47,6 +48,9 @@ const OpDef kAddOp = {
       return RunBinary(ctx, {HWY_DYNAMIC_DISPATCH(AddF32), HWY_DYNAMIC_DISPATCH(AddI32),
                              HWY_DYNAMIC_DISPATCH(AddI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return BinaryArith(c, llvm::Instruction::FAdd, llvm::Instruction::Add);
+    }, kContract>,
     .reference = BinaryReference<+[](double a, double b) { return a + b; }>,
     .tests = [] { return BinaryTests(-3, 3, {DType::kI32, DType::kI64}); },
 };

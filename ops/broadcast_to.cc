@@ -53,6 +53,18 @@ absl::Status Interp(const KernelContext& ctx) {
   return absl::OkStatus();
 }
 
+// Input dimension i is output dimension i + (output rank - input rank),
+// read at 0 where it has size 1 (a missing leading dimension has no row).
+absl::StatusOr<IndexMap> Map(const TensorType& in, const TensorType& out, const Attrs&) {
+  const int lead = out.shape.rank() - in.shape.rank();
+  if (lead < 0) return absl::InvalidArgumentError("output rank below the input's");
+  IndexMap map;
+  map.offset.assign(in.shape.rank(), 0);
+  map.coeff.assign(in.shape.rank(), std::vector<int64_t>(out.shape.rank(), 0));
+  for (int i = 0; i < in.shape.rank(); ++i) map.coeff[i][i + lead] = in.shape.dim(i) == 1 ? 0 : 1;
+  return map;
+}
+
 absl::Status Reference(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   for (int64_t i = 0; i < ctx.output->num_elements(); ++i) {
@@ -91,6 +103,7 @@ const OpDef kBroadcastToOp = {
       return {ReduceToShape(g.output_grad, g.inputs[0].shape())};
     },
     .interp = Interp,
+    .index_map = Map,
     .reference = Reference,
     .tests = Tests,
 };

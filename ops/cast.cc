@@ -52,6 +52,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -149,6 +150,27 @@ absl::Status Reference(const KernelContext& ctx) {
   return absl::OkStatus();
 }
 
+// The JIT's form of the rules above, on LLVM vector types (i1 is bool):
+// llvm.fptosi.sat truncates toward zero, saturates and maps NaN to 0.
+llvm::Value* Lower(LoweringContext& c) {
+  llvm::IRBuilderBase& b = c.builder;
+  llvm::Value* x = c.operands[0];
+  llvm::Type* from = x->getType();
+  llvm::Type* to = c.result_type;
+  auto is_bool = [](llvm::Type* t) { return t->getScalarType()->isIntegerTy(1); };
+  if (from == to) return x;
+  if (is_bool(to)) {
+    llvm::Value* zero = llvm::Constant::getNullValue(from);
+    return from->isFPOrFPVectorTy() ? b.CreateFCmpUNE(x, zero) : b.CreateICmpNE(x, zero);
+  }
+  if (is_bool(from)) return to->isFPOrFPVectorTy() ? b.CreateUIToFP(x, to) : b.CreateZExt(x, to);
+  if (from->isFPOrFPVectorTy()) {
+    return b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {to, from}, {x});
+  }
+  if (to->isFPOrFPVectorTy()) return b.CreateSIToFP(x, to);
+  return b.CreateSExtOrTrunc(x, to);  // i64 -> i32 keeps the low bits
+}
+
 OpTests Tests() {
   OpTests t;
   auto input = [](DType d, Shape s) {
@@ -188,6 +210,7 @@ const OpDef kCastOp = {
       return {f32 ? g.output_grad : Tensor()};
     },
     .interp = Interp,
+    .lower = LowerElement<Lower>,
     .reference = Reference,
     .tests = Tests,
 };

@@ -20,6 +20,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -42,6 +43,9 @@ const OpDef kDivOp = {
     .interp = [](const KernelContext& ctx) {
       return RunBinary(ctx, {.f32 = HWY_DYNAMIC_DISPATCH(DivF32)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.builder.CreateFDiv(c.operands[0], c.operands[1]);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return a / b; }>,
     .tests = [] {
       OpTests t = BinaryTests(0.5, 3, {});

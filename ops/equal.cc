@@ -20,6 +20,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -36,6 +37,9 @@ const OpDef kEqualOp = {
       return RunCompare(ctx, {HWY_DYNAMIC_DISPATCH(EqualF32), HWY_DYNAMIC_DISPATCH(EqualI32),
                               HWY_DYNAMIC_DISPATCH(EqualI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return Compare(c, llvm::CmpInst::FCMP_OEQ, llvm::CmpInst::ICMP_EQ);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return a == b ? 1.0 : 0.0; }>,
     .tests = [] {
       // Integer-valued draws, so that ties (a == b) actually occur.

@@ -61,6 +61,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -79,6 +80,7 @@ const OpDef kErfOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(ErfF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Erf(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::erf(x); }>,
     .tests = [] { return UnaryFloatTests(-3, 3); },
 };

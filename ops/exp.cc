@@ -25,6 +25,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -41,6 +42,7 @@ const OpDef kExpOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(ExpF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Exp(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::exp(x); }>,
     .tests = [] {
       OpTests t = UnaryFloatTests(-5, 5);

@@ -26,6 +26,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -43,6 +44,7 @@ const OpDef kExpm1Op = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(Expm1F32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Expm1(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::expm1(x); }>,
     .tests = [] {
       OpTests t = UnaryFloatTests(-4, 4);

@@ -21,6 +21,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -37,6 +38,9 @@ const OpDef kFloorOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(FloorF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.builder.CreateUnaryIntrinsic(llvm::Intrinsic::floor, c.operands[0]);
+    }>,
     .reference = UnaryReference<+[](double x) { return std::floor(x); }>,
     // Away from the jumps at the integers.
     .tests = [] { return UnaryFloatTests(-5, 5, /*avoid_integers=*/true); },

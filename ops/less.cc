@@ -20,6 +20,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -36,6 +37,9 @@ const OpDef kLessOp = {
       return RunCompare(ctx, {HWY_DYNAMIC_DISPATCH(LessF32), HWY_DYNAMIC_DISPATCH(LessI32),
                               HWY_DYNAMIC_DISPATCH(LessI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return Compare(c, llvm::CmpInst::FCMP_OLT, llvm::CmpInst::ICMP_SLT);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return a < b ? 1.0 : 0.0; }>,
     .tests = [] { return BinaryTests(-3, 3, {DType::kI32, DType::kI64}); },
 };

@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -43,6 +44,9 @@ const OpDef kLessEqualOp = {
       return RunCompare(ctx, {HWY_DYNAMIC_DISPATCH(LessEqualF32), HWY_DYNAMIC_DISPATCH(LessEqualI32),
                               HWY_DYNAMIC_DISPATCH(LessEqualI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return Compare(c, llvm::CmpInst::FCMP_OLE, llvm::CmpInst::ICMP_SLE);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return a <= b ? 1.0 : 0.0; }>,
     .tests = [] {
       // Integer-valued draws, so that ties (a == b) actually occur.

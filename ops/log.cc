@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -43,6 +44,7 @@ const OpDef kLogOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(LogF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Log(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::log(x); }>,
     .tests = [] { return UnaryFloatTests(0.1, 4); },
 };

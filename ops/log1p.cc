@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -44,6 +45,7 @@ const OpDef kLog1pOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(Log1pF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Log1p(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::log1p(x); }>,
     .tests = [] { return UnaryFloatTests(-0.8, 4); },
 };

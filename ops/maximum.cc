@@ -38,6 +38,7 @@ HWY_AFTER_NAMESPACE();
 #include <limits>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -64,6 +65,9 @@ const OpDef kMaximumOp = {
       return RunBinary(ctx, {HWY_DYNAMIC_DISPATCH(MaximumF32), HWY_DYNAMIC_DISPATCH(MaximumI32),
                              HWY_DYNAMIC_DISPATCH(MaximumI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return MaxOrMin(c.builder, /*max=*/true, c.operands[0], c.operands[1]);
+    }>,
     .reference = BinaryReference<+[](double a, double b) {
       if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::quiet_NaN();
       return a < b ? b : a;

@@ -24,6 +24,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -49,6 +50,9 @@ const OpDef kMulOp = {
       return RunBinary(ctx, {HWY_DYNAMIC_DISPATCH(MulF32), HWY_DYNAMIC_DISPATCH(MulI32),
                              HWY_DYNAMIC_DISPATCH(MulI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return BinaryArith(c, llvm::Instruction::FMul, llvm::Instruction::Mul);
+    }, kContract>,
     .reference = BinaryReference<+[](double a, double b) { return a * b; }>,
     .tests = [] { return BinaryTests(-3, 3, {DType::kI32, DType::kI64}); },
 };

@@ -17,6 +17,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -31,6 +32,7 @@ const OpDef kNegOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(NegF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.builder.CreateFNeg(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return -x; }>,
     .tests = [] { return UnaryFloatTests(-3, 3); },
 };

@@ -21,6 +21,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -37,6 +38,9 @@ const OpDef kNotEqualOp = {
       return RunCompare(ctx, {HWY_DYNAMIC_DISPATCH(NotEqualF32), HWY_DYNAMIC_DISPATCH(NotEqualI32),
                               HWY_DYNAMIC_DISPATCH(NotEqualI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return Compare(c, llvm::CmpInst::FCMP_UNE, llvm::CmpInst::ICMP_NE);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return a != b ? 1.0 : 0.0; }>,
     .tests = [] {
       // Integer-valued draws, so that ties (a == b) actually occur.

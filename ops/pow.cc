@@ -24,7 +24,9 @@ struct PowFn : StoreSame {
     V lg = hn::IfThenElse(hn::Lt(mag, inf), hn::Log(d, mag), mag);
     lg = hn::IfThenElse(hn::Eq(mag, zero), hn::Neg(inf), lg);
     const V t = hn::Mul(b, lg);
-    V r = hn::IfThenElse(hn::IsNaN(t), t, hn::Exp(d, t));
+    // Highway's Exp is valid up to 104: overflow to +inf above ln(FLT_MAX).
+    V r = hn::IfThenElse(hn::Gt(t, hn::Set(d, 88.75f)), inf, hn::Exp(d, t));
+    r = hn::IfThenElse(hn::IsNaN(t), t, r);
     // Negative bases: an odd integer b keeps a's sign, a non-integer b is NaN.
     const auto b_int = hn::Eq(hn::Floor(b), b);
     const V half = hn::Mul(b, hn::Set(d, 0.5f));
@@ -50,6 +52,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -76,6 +79,9 @@ const OpDef kPowOp = {
     .interp = [](const KernelContext& ctx) {
       return RunBinary(ctx, {.f32 = HWY_DYNAMIC_DISPATCH(PowF32)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.math.Pow(c.operands[0], c.operands[1]);
+    }>,
     .reference = BinaryReference<+[](double a, double b) { return std::pow(a, b); }>,
     .tests = [] {
       // Bases in [0.5, 2] (log defined), exponents in [-3, 3].

@@ -37,6 +37,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 #include <limits>
 
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 #include "ops/reduction.h"
 
@@ -68,6 +69,12 @@ const OpDef kReduceMaxOp = {
     .grad = Grad,
     .interp = [](const KernelContext& ctx) {
       return RunReduction(ctx, {HWY_DYNAMIC_DISPATCH(MaxRows), HWY_DYNAMIC_DISPATCH(MaxColumns)});
+    },
+    .lower = [](LoweringContext& c) {  // NaN propagates as in MaxFn
+      return LowerReduction(c, -std::numeric_limits<double>::infinity(),
+                            [](llvm::IRBuilderBase& b, llvm::Value* acc, llvm::Value* x) {
+                              return MaxOrMin(b, /*max=*/true, acc, x);
+                            });
     },
     .reference = [](const KernelContext& ctx) {
       return ReductionReference(

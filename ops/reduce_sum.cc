@@ -23,6 +23,7 @@ void SumColumns(const float* x, size_t r, size_t stride, size_t inner, float* ou
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 #include "ops/reduction.h"
 
@@ -43,6 +44,11 @@ const OpDef kReduceSumOp = {
     },
     .interp = [](const KernelContext& ctx) {
       return RunReduction(ctx, {HWY_DYNAMIC_DISPATCH(SumRows), HWY_DYNAMIC_DISPATCH(SumColumns)});
+    },
+    .lower = [](LoweringContext& c) {
+      return LowerReduction(c, 0.0, [](llvm::IRBuilderBase& b, llvm::Value* acc, llvm::Value* x) {
+        return b.CreateFAdd(acc, x);
+      }, kContract);
     },
     .reference = [](const KernelContext& ctx) {
       return ReductionReference(ctx, +[](double a, double b) { return a + b; }, 0.0);

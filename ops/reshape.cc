@@ -66,6 +66,11 @@ const OpDef kReshapeOp = {
       return {Reshape(g.output_grad, g.inputs[0].shape())};
     },
     .interp = Copy,
+    // Row-major positions are kept: fusible where the input is in memory.
+    .index_map = [](const TensorType&, const TensorType&,
+                    const Attrs&) -> absl::StatusOr<IndexMap> {
+      return IndexMap{.same_flat_position = true};
+    },
     .reference = Copy,
     .tests = Tests,
 };

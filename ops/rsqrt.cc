@@ -22,6 +22,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -39,6 +40,11 @@ const OpDef kRsqrtOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(RsqrtF32));
     },
+    // A division, not the approximate reciprocal square root instruction.
+    .lower = LowerElement<+[](LoweringContext& c) {
+      llvm::Value* root = c.builder.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, c.operands[0]);
+      return c.builder.CreateFDiv(SplatLike(c, c.result_type, 1.0), root);
+    }>,
     .reference = UnaryReference<+[](double x) { return 1.0 / std::sqrt(x); }>,
     .tests = [] { return UnaryFloatTests(0.1, 4); },
 };

@@ -89,6 +89,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -215,6 +216,9 @@ const OpDef kSelectOp = {
       return grads;
     },
     .interp = Interp,
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.builder.CreateSelect(c.operands[0], c.operands[1], c.operands[2]);
+    }>,
     .reference = Reference,
     .tests = Tests,
 };

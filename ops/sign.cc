@@ -26,6 +26,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -42,6 +43,14 @@ const OpDef kSignOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(SignF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) {  // as SignFn
+      llvm::IRBuilderBase& b = c.builder;
+      llvm::Value* x = c.operands[0];
+      llvm::Value* zero = SplatLike(c, c.result_type, 0.0);
+      llvm::Value* one = SplatLike(c, c.result_type, 1.0);
+      llvm::Value* r = b.CreateSelect(b.CreateFCmpOGT(x, zero), one, x);
+      return b.CreateSelect(b.CreateFCmpOLT(x, zero), b.CreateFNeg(one), r);
+    }>,
     .reference = UnaryReference<+[](double x) { return (x > 0) ? 1.0 : (x < 0) ? -1.0 : x; }>,
     // Away from the jump at 0.
     .tests = [] { return UnaryFloatTests(-3, 3, /*avoid_integers=*/true); },

@@ -71,6 +71,18 @@ absl::StatusOr<TensorType> Infer(const InferContext& ctx) {
   return TensorType{x.dtype, Shape(std::move(dims))};
 }
 
+// Input index begin + stride * output index, per dimension.
+absl::StatusOr<IndexMap> Map(const TensorType& in, const TensorType& out, const Attrs& attrs) {
+  const int rank = in.shape.rank();
+  if (out.shape.rank() != rank) return absl::InvalidArgumentError("input and output ranks differ");
+  KILN_ASSIGN_OR_RETURN(SliceAttrs a, GetAttrs(attrs, rank));
+  IndexMap map;
+  map.offset = a.begin;
+  map.coeff.assign(rank, std::vector<int64_t>(rank, 0));
+  for (int d = 0; d < rank; ++d) map.coeff[d][d] = a.strides[d];
+  return map;
+}
+
 absl::Status Interp(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   if (ctx.output->num_elements() == 0) return absl::OkStatus();
@@ -171,6 +183,7 @@ const OpDef kSliceOp = {
     .infer = Infer,
     .grad = Grad,
     .interp = Interp,
+    .index_map = Map,
     .reference = Reference,
     .tests = Tests,
 };

@@ -21,6 +21,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -38,6 +39,9 @@ const OpDef kSqrtOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(SqrtF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return c.builder.CreateUnaryIntrinsic(llvm::Intrinsic::sqrt, c.operands[0]);
+    }>,
     .reference = UnaryReference<+[](double x) { return std::sqrt(x); }>,
     .tests = [] { return UnaryFloatTests(0.1, 4); },
 };

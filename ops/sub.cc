@@ -24,6 +24,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -50,6 +51,9 @@ const OpDef kSubOp = {
       return RunBinary(ctx, {HWY_DYNAMIC_DISPATCH(SubF32), HWY_DYNAMIC_DISPATCH(SubI32),
                              HWY_DYNAMIC_DISPATCH(SubI64)});
     },
+    .lower = LowerElement<+[](LoweringContext& c) {
+      return BinaryArith(c, llvm::Instruction::FSub, llvm::Instruction::Sub);
+    }, kContract>,
     .reference = BinaryReference<+[](double a, double b) { return a - b; }>,
     .tests = [] { return BinaryTests(-3, 3, {DType::kI32, DType::kI64}); },
 };

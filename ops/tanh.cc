@@ -21,6 +21,7 @@ HWY_AFTER_NAMESPACE();
 #include <cmath>
 
 #include "ops/elementwise.h"
+#include "ops/lowering_helpers_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -38,6 +39,7 @@ const OpDef kTanhOp = {
     .interp = [](const KernelContext& ctx) {
       return RunUnary(ctx, HWY_DYNAMIC_DISPATCH(TanhF32));
     },
+    .lower = LowerElement<+[](LoweringContext& c) { return c.math.Tanh(c.operands[0]); }>,
     .reference = UnaryReference<+[](double x) { return std::tanh(x); }>,
     .tests = [] { return UnaryFloatTests(-4, 4); },
 };

@@ -39,6 +39,18 @@ absl::StatusOr<TensorType> Infer(const InferContext& ctx) {
   return TensorType{x.dtype, Shape(std::move(dims))};
 }
 
+// Output dimension j reads input dimension perm[j].
+absl::StatusOr<IndexMap> Map(const TensorType& in, const TensorType& out, const Attrs& attrs) {
+  const int rank = in.shape.rank();
+  if (out.shape.rank() != rank) return absl::InvalidArgumentError("input and output ranks differ");
+  KILN_ASSIGN_OR_RETURN(IntList perm, Permutation(attrs, rank));
+  IndexMap map;
+  map.offset.assign(rank, 0);
+  map.coeff.assign(rank, std::vector<int64_t>(rank, 0));
+  for (int j = 0; j < rank; ++j) map.coeff[perm[j]][j] = 1;
+  return map;
+}
+
 absl::Status Interp(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   KILN_ASSIGN_OR_RETURN(IntList perm, Permutation(ctx.attrs, x.shape().rank()));
@@ -118,6 +130,7 @@ const OpDef kTransposeOp = {
       return {Transpose(g.output_grad, inverse)};
     },
     .interp = Interp,
+    .index_map = Map,
     .reference = Reference,
     .tests = Tests,
 };

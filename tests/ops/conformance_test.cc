@@ -3,6 +3,7 @@
 //   - the shape rule accepts the inputs (symbolic batch N included);
 //   - the interpreter kernel agrees with the op's scalar reference;
 //   - the interpreter gives the same bits with 1 and 2 threads;
+//   - the JIT backend agrees with the interpreter (kBackendTolerance);
 //   - the gradient rule agrees with finite differences;
 // and for each bad case the Status message starts with "[opname]" and says
 // what was expected.
@@ -16,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "autodiff/gradient_check.h"
+#include "codegen/executable.h"
 #include "codegen/thread_pool.h"
 #include "gtest/gtest.h"
 #include "graph/evaluate.h"
@@ -92,6 +94,23 @@ uint64_t StableSeed(absl::string_view text) {
   return h;
 }
 
+// Element by element within `tol` relative to max(1, |want|); NaN matches NaN.
+void ExpectClose(const Buffer& got, const Buffer& want, double tol, const char* got_name,
+                 const char* want_name) {
+  ASSERT_EQ(got.shape(), want.shape());
+  ASSERT_EQ(got.dtype(), want.dtype());
+  int reported = 0;
+  for (int64_t i = 0; i < got.num_elements(); ++i) {
+    const double a = got.GetAsDouble(i), b = want.GetAsDouble(i);
+    if ((std::isnan(a) && std::isnan(b)) || a == b) continue;
+    const bool close = std::abs(a - b) <= tol * std::max(1.0, std::abs(b));
+    if (!close && reported++ < 5) {
+      ADD_FAILURE() << "element " << i << ": " << got_name << " " << a << ", " << want_name
+                    << " " << b;
+    }
+  }
+}
+
 class OpConformance : public testing::TestWithParam<CaseRef> {};
 
 TEST_P(OpConformance, MatchesReferenceThreadsAndGradient) {
@@ -124,6 +143,16 @@ TEST_P(OpConformance, MatchesReferenceThreadsAndGradient) {
   ASSERT_TRUE(threaded.ok()) << threaded.status();
   EXPECT_TRUE((*threaded)[0].BitwiseEquals(got)) << "results depend on the thread count";
 
+  // The JIT backend: the same results within the documented tolerance.
+  {
+    absl::StatusOr<std::unique_ptr<Executable>> exe =
+        Executable::Compile({y}, {.backend = Backend::kJit});
+    ASSERT_TRUE(exe.ok()) << exe.status();
+    absl::StatusOr<std::vector<Buffer>> jit = (*exe)->Run(feeds);
+    ASSERT_TRUE(jit.ok()) << jit.status();
+    ExpectClose((*jit)[0], got, kBackendTolerance, "jit", "interp");
+  }
+
   // Scalar reference on the specialized node.
   if (op.reference != nullptr) {
     // The batch size the evaluator chose (1 when no input carries N).
@@ -137,19 +166,7 @@ TEST_P(OpConformance, MatchesReferenceThreadsAndGradient) {
     for (const Buffer& v : values) in_ptrs.push_back(&v);
     ASSERT_TRUE(op.reference(KernelContext{in_ptrs, &want, node.attrs,
                                            SerialParallelism()}).ok());
-    ASSERT_EQ(got.shape(), want.shape());
-    ASSERT_EQ(got.dtype(), want.dtype());
-    const double tol = op.tests().tolerance;
-    int reported = 0;
-    for (int64_t i = 0; i < got.num_elements(); ++i) {
-      const double a = got.GetAsDouble(i), b = want.GetAsDouble(i);
-      if (std::isnan(a) && std::isnan(b)) continue;
-      if (a == b) continue;  // also equal infinities
-      const bool close = std::abs(a - b) <= tol * std::max(1.0, std::abs(b));
-      if (!close && reported++ < 5) {
-        ADD_FAILURE() << "element " << i << ": interp " << a << " reference " << b;
-      }
-    }
+    ExpectClose(got, want, op.tests().tolerance, "interp", "reference");
   }
 
   // Gradient vs finite differences, for every f32 input.

@@ -1,0 +1,235 @@
+#include "codegen/fusion_plan.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "graph/evaluate.h"
+#include "graph/passes.h"
+#include "graph/status_macros.h"
+
+namespace kiln {
+
+bool IsInlineScalar(const Node& node) {
+  const Buffer* b = HeldValue(node);
+  return b != nullptr && b->num_elements() == 1;
+}
+
+namespace {
+
+bool JitCapable(const Node& n) {
+  switch (n.op->fusion) {
+    case FusionKind::kElementwise:
+    case FusionKind::kReduction:
+      return n.op->lower != nullptr;
+    case FusionKind::kIndexMap:
+      return n.op->index_map != nullptr;
+    default:
+      return false;
+  }
+}
+
+// Reads its input by row-major position (reshape): the input must be memory.
+bool ReadsFlat(const Graph& g, NodeId id) {
+  const Node& n = g.node(id);
+  if (n.op->fusion != FusionKind::kIndexMap || n.op->index_map == nullptr) return false;
+  absl::StatusOr<IndexMap> map =
+      n.op->index_map(g.node(n.inputs[0]).type, n.type, n.attrs);
+  return map.ok() && map->same_flat_position;
+}
+
+// Elements of the loop a group runs: a reduction loops over its input.
+int64_t LoopElements(const Graph& g, NodeId root) {
+  const Node& n = g.node(root);
+  if (n.op->fusion == FusionKind::kReduction) {
+    return g.node(n.inputs[0]).type.shape.NumElements();
+  }
+  return n.type.shape.NumElements();
+}
+
+std::string Sanitize(absl::string_view s) {
+  std::string out;
+  for (char c : s) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+std::string KernelName(const Graph& g, const KernelGroup& group, int index) {
+  const Node& root = g.node(group.root);
+  if (group.kind == GroupKind::kLibrary) {
+    return absl::StrCat(root.op->name, "_k", index);
+  }
+  std::vector<std::string> ops;
+  for (NodeId id : group.nodes) {
+    const std::string name(g.node(id).op->name);
+    if (std::find(ops.begin(), ops.end(), name) == ops.end() && ops.size() < 4) {
+      ops.push_back(name);
+    }
+  }
+  std::string layer = Sanitize(root.layer);
+  return absl::StrCat("fused_", layer.empty() ? "" : layer + "_",
+                      absl::StrJoin(ops, "_"), "_k", index);
+}
+
+// A kernel that loops over its root's output (not a reduction's input).
+bool ElementwiseLoop(const Graph& g, const KernelGroup& k) {
+  return k.kind == GroupKind::kJit && g.node(k.root).op->fusion != FusionKind::kReduction;
+}
+
+// Merges a later elementwise kernel into an earlier one over the same loop
+// when they read a common input and everything the later one reads is ready
+// before the earlier one runs: the common input is then read once.
+void MergeSiblings(const Graph& g, FusionPlan& plan) {
+  std::vector<KernelGroup>& k = plan.groups;
+  // The kernel that writes each value.
+  auto writer = [&](NodeId id) { return plan.group_of[id]; };
+  for (size_t j = 1; j < k.size(); ++j) {
+    if (!ElementwiseLoop(g, k[j])) continue;
+    for (size_t i = 0; i < j; ++i) {
+      if (!ElementwiseLoop(g, k[i]) ||
+          g.node(k[i].root).type.shape != g.node(k[j].root).type.shape) {
+        continue;
+      }
+      NodeId shared = kNoNode;
+      bool ready = true;
+      for (NodeId in : k[j].inputs) {
+        if (std::find(k[i].inputs.begin(), k[i].inputs.end(), in) != k[i].inputs.end()) shared = in;
+        ready = ready && writer(in) < static_cast<int>(i);
+      }
+      if (shared == kNoNode || !ready) continue;
+      plan.merges.push_back(absl::StrCat("k", j, " merged into k", i, ": both read %", shared));
+      for (NodeId id : k[j].nodes) k[i].nodes.push_back(id);
+      for (NodeId id : k[j].outputs) k[i].outputs.push_back(id);
+      for (NodeId in : k[j].inputs) {
+        if (std::find(k[i].inputs.begin(), k[i].inputs.end(), in) == k[i].inputs.end()) {
+          k[i].inputs.push_back(in);
+        }
+      }
+      std::sort(k[i].nodes.begin(), k[i].nodes.end());
+      for (int& gi : plan.group_of) {
+        if (gi == static_cast<int>(j)) gi = static_cast<int>(i);
+        else if (gi > static_cast<int>(j)) --gi;
+      }
+      k.erase(k.begin() + j);
+      --j;
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
+  if (g.outputs().empty()) return absl::InvalidArgumentError("PlanFusion: no outputs");
+  const std::vector<NodeId> order = TopologicalOrder(g);
+  std::vector<int> position(g.num_nodes(), -1);
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = static_cast<int>(i);
+  std::vector<std::vector<NodeId>> users(g.num_nodes());
+  for (NodeId id : order) {
+    for (NodeId in : g.node(id).inputs) users[in].push_back(id);
+  }
+  std::vector<bool> is_output(g.num_nodes(), false);
+  for (NodeId out : g.outputs()) is_output[out] = true;
+
+  FusionPlan plan;
+  plan.group_of.assign(g.num_nodes(), -1);
+  std::vector<KernelGroup> groups;
+  auto new_group = [&](NodeId id, GroupKind kind) {
+    groups.push_back(KernelGroup{kind, id, {id}, {id}, {}, ""});
+    plan.group_of[id] = static_cast<int>(groups.size()) - 1;
+  };
+  auto describe = [&](NodeId id) { return absl::StrCat("%", id, " (", g.node(id).op->name, ")"); };
+
+  // Readers before producers: a node joins its readers' kernel when it can.
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    const NodeId id = *it;
+    const Node& n = g.node(id);
+    if (n.op->fusion == FusionKind::kSource) continue;
+    if (!JitCapable(n)) {
+      new_group(id, GroupKind::kLibrary);
+      continue;
+    }
+    std::set<int> reader_groups;
+    for (NodeId u : users[id]) reader_groups.insert(plan.group_of[u]);
+    std::string why;
+    if (n.op->fusion == FusionKind::kReduction) {
+      if (!users[id].empty()) why = "a reduction: reductions are kernel roots";
+    } else if (is_output[id]) {
+      if (!users[id].empty()) why = "a program output: it is written to memory anyway";
+    } else if (reader_groups.size() > 1) {
+      why = absl::StrCat("read by ", reader_groups.size(), " kernels: computed once");
+    } else {
+      const int target = *reader_groups.begin();
+      const KernelGroup& reader = groups[target];
+      NodeId flat_reader = kNoNode;
+      for (NodeId u : users[id]) {
+        if (ReadsFlat(g, u)) flat_reader = u;
+      }
+      if (reader.kind == GroupKind::kLibrary) {
+        why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
+      } else if (flat_reader != kNoNode) {
+        why = absl::StrCat("read by position through ", describe(flat_reader),
+                           ", which needs it in memory");
+      } else if (n.type.shape.NumElements() < LoopElements(g, reader.root)) {
+        why = absl::StrCat("smaller than the loop of ", describe(reader.root),
+                           ": computed once instead of once per use");
+      } else {
+        groups[target].nodes.push_back(id);
+        plan.group_of[id] = target;
+        continue;
+      }
+    }
+    if (!why.empty()) plan.refusals.push_back(absl::StrCat(describe(id), " not fused: ", why));
+    new_group(id, GroupKind::kJit);
+  }
+
+  // Execution order: by the root's place in the topological order.
+  // (Sibling merging, below, needs it.)
+  std::vector<int> by_root(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) by_root[i] = static_cast<int>(i);
+  std::sort(by_root.begin(), by_root.end(), [&](int a, int b) {
+    return position[groups[a].root] < position[groups[b].root];
+  });
+  std::vector<int> renumber(groups.size());
+  for (size_t i = 0; i < by_root.size(); ++i) {
+    KernelGroup group = std::move(groups[by_root[i]]);
+    renumber[by_root[i]] = static_cast<int>(i);
+    std::sort(group.nodes.begin(), group.nodes.end(),
+              [&](NodeId a, NodeId b) { return position[a] < position[b]; });
+    for (NodeId id : group.nodes) {
+      for (NodeId in : g.node(id).inputs) {
+        const bool inside = std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
+        const bool listed = std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
+        if (!inside && !listed && !IsInlineScalar(g.node(in))) group.inputs.push_back(in);
+      }
+    }
+    plan.groups.push_back(std::move(group));
+  }
+  for (int& gi : plan.group_of) {
+    if (gi >= 0) gi = renumber[gi];
+  }
+  MergeSiblings(g, plan);
+  for (size_t i = 0; i < plan.groups.size(); ++i) {
+    plan.groups[i].name = KernelName(g, plan.groups[i], static_cast<int>(i));
+  }
+  return plan;
+}
+
+std::string FusionPlan::ToString(const Graph& g) const {
+  auto ids = [](const std::vector<NodeId>& v) {
+    return absl::StrJoin(v, " ", [](std::string* out, NodeId id) { absl::StrAppend(out, "%", id); });
+  };
+  std::string out;
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const KernelGroup& k = groups[i];
+    absl::StrAppend(&out, "k", i, " ", k.name, " ",
+                    k.kind == GroupKind::kJit ? "jit" : "library", ": ", ids(k.nodes));
+    if (!k.inputs.empty()) absl::StrAppend(&out, " <- reads ", ids(k.inputs));
+    absl::StrAppend(&out, "\n");
+  }
+  for (const std::string& r : refusals) absl::StrAppend(&out, "no: ", r, "\n");
+  for (const std::string& m : merges) absl::StrAppend(&out, "sibling: ", m, "\n");
+  return out;
+}
+
+}  // namespace kiln

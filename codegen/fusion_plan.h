@@ -1,0 +1,55 @@
+// The fusion planner: which nodes of a program run together as one kernel.
+//
+// Elementwise and index-map chains fuse into the kernel of their reader;
+// reductions are kernel roots that also take their producers; sibling
+// elementwise kernels over the same loop that read a common input merge into
+// one kernel with several outputs (the input is read once); ops without a
+// JIT lowering (contractions, gathers, random numbers, ...) run their
+// interpreter kernel as a "library" step. Every refusal to fuse says why,
+// and the plan prints as text that tests compare (KILN_EXPLAIN_FUSION=1
+// prints it when a program is compiled). The plan knows no op by name: it
+// reads each op's fusion kind, `lower` and `index_map`.
+//
+//   KILN_ASSIGN_OR_RETURN(FusionPlan plan, PlanFusion(*graph));
+//   std::cout << plan.ToString(*graph);
+//   // k0 fused_mul_add_maximum_k0 jit: %1 %2 %3 %4 <- reads %0
+#ifndef KILN_CODEGEN_FUSION_PLAN_H_
+#define KILN_CODEGEN_FUSION_PLAN_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "graph/graph.h"
+
+namespace kiln {
+
+enum class GroupKind { kJit, kLibrary };
+
+struct KernelGroup {
+  GroupKind kind = GroupKind::kJit;
+  NodeId root = kNoNode;        // the value whose loop the kernel runs
+  std::vector<NodeId> outputs;  // values the kernel writes: root, then merged siblings'
+  std::vector<NodeId> nodes;    // fused nodes, inputs before users
+  std::vector<NodeId> inputs;   // values read from memory, in first-use order
+  std::string name;             // kernel symbol, e.g. fused_dense_1_add_maximum_k3
+};
+
+struct FusionPlan {
+  std::vector<KernelGroup> groups;  // in execution order
+  std::vector<int> group_of;        // node id -> group index, -1 if none
+  std::vector<std::string> refusals;
+  std::vector<std::string> merges;  // sibling kernels merged, and why
+  std::string ToString(const Graph& graph) const;
+};
+
+// Plans a specialized graph (concrete shapes) whose outputs are set.
+absl::StatusOr<FusionPlan> PlanFusion(const Graph& graph);
+
+// True for source nodes whose value is one element held in the graph: the
+// JIT inlines them as constants instead of reading memory.
+bool IsInlineScalar(const Node& node);
+
+}  // namespace kiln
+
+#endif  // KILN_CODEGEN_FUSION_PLAN_H_

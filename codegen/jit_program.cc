@@ -1,0 +1,192 @@
+#include "codegen/jit_program.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/buffer_plan.h"
+#include "codegen/jit_internal.h"
+#include "codegen/kernel_emitter_internal.h"
+#include "graph/status_macros.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+namespace kiln {
+namespace {
+
+// Elements of work per thread-pool task, at least.
+constexpr int64_t kElementsPerTask = 1 << 15;
+
+int64_t LoopElements(const KernelSchedule& s) {
+  int64_t n = 1;
+  for (int64_t d : s.dims) n *= d;
+  return n;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
+    std::shared_ptr<const Graph> graph, const Parallelism& parallel) {
+  auto program = std::unique_ptr<JitProgram>(new JitProgram(std::move(graph), parallel));
+  const Graph& g = *program->graph_;
+  KILN_ASSIGN_OR_RETURN(program->plan_, PlanFusion(g));
+  KILN_ASSIGN_OR_RETURN(KernelJit * jit, KernelJit::Default());
+  const int lanes = std::max(4, jit->vector_bits() / 32);
+  for (size_t i = 0; i < program->plan_.groups.size(); ++i) {
+    const KernelGroup& group = program->plan_.groups[i];
+    Step step{.group = static_cast<int>(i)};
+    if (group.kind == GroupKind::kJit) {
+      KILN_ASSIGN_OR_RETURN(KernelSchedule schedule, ScheduleKernel(g, group, lanes));
+      auto context = std::make_unique<llvm::LLVMContext>();
+      auto module = std::make_unique<llvm::Module>(schedule.name, *context);
+      KILN_RETURN_IF_ERROR(EmitKernel(g, schedule, *module));
+      KILN_ASSIGN_OR_RETURN(
+          std::vector<void*> fns,
+          jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
+                       {schedule.name}));
+      step.kernel = reinterpret_cast<void (*)(char**, int64_t, int64_t)>(fns[0]);
+      step.work_items = schedule.work_items;
+      const int64_t per_item = LoopElements(schedule) / std::max<int64_t>(schedule.work_items, 1);
+      step.grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(per_item, 1));
+      program->schedules_.push_back(std::move(schedule));
+    } else {
+      program->schedules_.emplace_back();
+    }
+    program->steps_.push_back(std::move(step));
+  }
+  KILN_RETURN_IF_ERROR(program->PlanSlots());
+  return program;
+}
+
+absl::Status JitProgram::PlanSlots() {
+  const Graph& g = *graph_;
+  slot_of_node_.assign(g.num_nodes(), -1);
+  auto slot = [&](NodeId id) {
+    if (slot_of_node_[id] < 0) {
+      slot_of_node_[id] = static_cast<int>(slot_node_.size());
+      slot_node_.push_back(id);
+      slot_offset_.push_back(-1);
+      slot_output_.push_back(-1);
+    }
+    return slot_of_node_[id];
+  };
+  for (size_t k = 0; k < g.outputs().size(); ++k) {
+    const int s = slot(g.outputs()[k]);
+    if (slot_output_[s] < 0) slot_output_[s] = static_cast<int>(k);
+  }
+  for (Step& step : steps_) {
+    const KernelGroup& group = plan_.groups[step.group];
+    const std::vector<NodeId>& reads =
+        step.kernel != nullptr ? group.inputs : g.node(group.root).inputs;
+    for (NodeId in : reads) step.slots.push_back(slot(in));
+    step.num_inputs = static_cast<int>(step.slots.size());
+    for (NodeId out : group.outputs) step.slots.push_back(slot(out));
+  }
+  // Intermediates (written by a step, not an output) share the arena.
+  std::vector<BufferLifetime> lifetimes;
+  std::vector<int> placed_slot;
+  std::vector<int> first(slot_node_.size(), -1), last(slot_node_.size(), -1);
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    for (size_t k = 0; k < step.slots.size(); ++k) {
+      if (static_cast<int>(k) < step.num_inputs) {
+        last[step.slots[k]] = static_cast<int>(i);
+      } else {
+        first[step.slots[k]] = static_cast<int>(i);
+      }
+    }
+  }
+  for (size_t s = 0; s < slot_node_.size(); ++s) {
+    if (first[s] < 0 || slot_output_[s] >= 0) continue;
+    const TensorType& t = g.node(slot_node_[s]).type;
+    lifetimes.push_back({static_cast<int64_t>(t.shape.NumElements() * DTypeSize(t.dtype)),
+                         first[s], std::max(first[s], last[s])});
+    placed_slot.push_back(static_cast<int>(s));
+  }
+  BufferPlan buffers = PlanBuffers(lifetimes);
+  for (size_t i = 0; i < placed_slot.size(); ++i) slot_offset_[placed_slot[i]] = buffers.offsets[i];
+  arena_bytes_ = buffers.arena_bytes;
+  if (arena_bytes_ > 0) {
+    void* memory = std::aligned_alloc(64, arena_bytes_);
+    if (memory == nullptr) return absl::ResourceExhaustedError("cannot allocate the arena");
+    arena_ = std::unique_ptr<char, void (*)(void*)>(static_cast<char*>(memory), std::free);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
+  const Graph& g = *graph_;
+  std::lock_guard<std::mutex> lock(mu_);
+  outputs.resize(g.outputs().size());
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const TensorType& t = g.node(g.outputs()[k]).type;
+    if (!outputs[k].owns_memory() || outputs[k].dtype() != t.dtype || outputs[k].shape() != t.shape ||
+        outputs[k].raw() == nullptr) {
+      outputs[k] = Buffer(t.dtype, t.shape);
+    }
+  }
+  std::vector<char*> ptr(slot_node_.size(), nullptr);
+  for (size_t s = 0; s < slot_node_.size(); ++s) {
+    const Node& n = g.node(slot_node_[s]);
+    const void* p = nullptr;
+    if (IsFed(n)) {
+      KILN_ASSIGN_OR_RETURN(const Buffer* fed, FedValue(n, feeds));
+      p = fed->raw();
+    } else if (const Buffer* held = HeldValue(n)) {
+      p = held->raw();
+    } else if (slot_output_[s] >= 0) {
+      p = outputs[slot_output_[s]].raw();
+    } else {
+      p = arena_.get() + slot_offset_[s];
+    }
+    ptr[s] = static_cast<char*>(const_cast<void*>(p));
+  }
+  for (const Step& step : steps_) {
+    if (step.kernel != nullptr) {
+      std::vector<char*> args;
+      for (int s : step.slots) args.push_back(ptr[s]);
+      {
+        auto* kernel = step.kernel;
+        char** a = args.data();
+        parallel_.For(step.work_items, step.grain,
+                      [&](int64_t b, int64_t e) { kernel(a, b, e); });
+      }
+      continue;
+    }
+    const Node& n = g.node(plan_.groups[step.group].root);
+    std::vector<Buffer> views;
+    for (size_t k = 0; k + 1 < step.slots.size(); ++k) {
+      const TensorType& t = g.node(slot_node_[step.slots[k]]).type;
+      views.push_back(Buffer::View(t.dtype, t.shape, ptr[step.slots[k]]));
+    }
+    Buffer out = Buffer::View(n.type.dtype, n.type.shape, ptr[step.slots.back()]);
+    std::vector<const Buffer*> inputs;
+    for (const Buffer& v : views) inputs.push_back(&v);
+    absl::Status s = n.op->interp(KernelContext{inputs, &out, n.attrs, parallel_});
+    if (!s.ok()) return s;
+  }
+  // Outputs that are fed values, constants or listed twice are copies.
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const int s = slot_of_node_[g.outputs()[k]];
+    if (ptr[s] != outputs[k].raw()) std::memcpy(outputs[k].raw(), ptr[s], outputs[k].size_bytes());
+  }
+  return absl::OkStatus();
+}
+
+int JitProgram::num_jit_kernels() const {
+  int n = 0;
+  for (const Step& s : steps_) n += s.kernel != nullptr;
+  return n;
+}
+
+std::string JitProgram::ToString() const {
+  std::string out = plan_.ToString(*graph_);
+  for (size_t i = 0; i < schedules_.size(); ++i) {
+    if (plan_.groups[i].kind != GroupKind::kJit) continue;
+    absl::StrAppend(&out, "k", i, " ", schedules_[i].ToString(*graph_));
+  }
+  absl::StrAppend(&out, "arena ", arena_bytes_, " bytes\n");
+  return out;
+}
+
+}  // namespace kiln

@@ -1,0 +1,60 @@
+#include "layers/dense.h"
+
+#include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
+#include "ops/ops.h"
+
+namespace kiln {
+
+Dense::Dense(int64_t units, DenseOptions options)
+    : Layer("Dense", options.name), units_(units), options_(std::move(options)) {
+  supports_masking_ = true;
+  // tf.keras accepts 0 units; kiln follows the spec's recommendation.
+  if (units_ <= 0) {
+    ConfigError(absl::InvalidArgumentError(
+        absl::StrCat("units must be a positive integer, got ", units_)));
+  }
+  absl::StatusOr<Activation> act = ActivationByName(options_.activation);
+  if (act.ok()) {
+    activation_ = *std::move(act);
+  } else {
+    ConfigError(act.status());
+  }
+  if (options_.kernel_initializer == nullptr) {
+    options_.kernel_initializer = std::make_shared<GlorotUniform>();
+  }
+  if (options_.bias_initializer == nullptr) options_.bias_initializer = std::make_shared<Zeros>();
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+absl::Status Dense::Build(absl::Span<const TensorType> inputs) {
+  const Shape& in = inputs[0].shape;
+  if (in.rank() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected an input of rank >= 2, got ", in.ToString()));
+  }
+  KILN_ASSIGN_OR_RETURN(kernel_, AddWeight("kernel", Shape{in.dim(in.rank() - 1), units_},
+                                           options_.kernel_initializer,
+                                           options_.kernel_regularizer,
+                                           options_.kernel_constraint));
+  if (options_.use_bias) {
+    KILN_ASSIGN_OR_RETURN(bias_, AddWeight("bias", Shape{units_}, options_.bias_initializer,
+                                           options_.bias_regularizer, options_.bias_constraint));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> Dense::Call(absl::Span<const Tensor> inputs, const CallContext& ctx) {
+  Tensor x = inputs[0];
+  const Shape& kernel = weights()[kernel_].value.shape();
+  if (x.rank() < 2 || x.shape().dim(x.rank() - 1) != kernel.dim(0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected an input whose last axis is ", kernel.dim(0), ", got ", x.shape().ToString()));
+  }
+  if (x.dtype() != DType::kF32) x = Cast(x, DType::kF32);
+  Tensor y = MatMul(x, WeightTensor(x.graph(), kernel_));
+  if (bias_ >= 0) y = y + WeightTensor(x.graph(), bias_);
+  return activation_(y);
+}
+
+}  // namespace kiln
