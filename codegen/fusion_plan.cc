@@ -18,6 +18,9 @@ bool IsInlineScalar(const Node& node) {
 
 namespace {
 
+// An elementwise node read by up to this many kernels is computed by each.
+constexpr size_t kMaxCopies = 3;
+
 bool JitCapable(const Node& n) {
   switch (n.op->fusion) {
     case FusionKind::kElementwise:
@@ -56,9 +59,7 @@ std::string Sanitize(absl::string_view s) {
 
 std::string KernelName(const Graph& g, const KernelGroup& group, int index) {
   const Node& root = g.node(group.root);
-  if (group.kind == GroupKind::kLibrary) {
-    return absl::StrCat(root.op->name, "_k", index);
-  }
+  if (group.kind != GroupKind::kJit) return absl::StrCat(root.op->name, "_k", index);
   std::vector<std::string> ops;
   for (NodeId id : group.nodes) {
     const std::string name(g.node(id).op->name);
@@ -106,6 +107,7 @@ void MergeSiblings(const Graph& g, FusionPlan& plan) {
         }
       }
       std::sort(k[i].nodes.begin(), k[i].nodes.end());
+      k[i].nodes.erase(std::unique(k[i].nodes.begin(), k[i].nodes.end()), k[i].nodes.end());
       for (int& gi : plan.group_of) {
         if (gi == static_cast<int>(j)) gi = static_cast<int>(i);
         else if (gi > static_cast<int>(j)) --gi;
@@ -134,9 +136,13 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
   FusionPlan plan;
   plan.group_of.assign(g.num_nodes(), -1);
   std::vector<KernelGroup> groups;
+  // Groups each node belongs to: one, or several when it is computed by
+  // each of its readers.
+  std::vector<std::vector<int>> member_of(g.num_nodes());
   auto new_group = [&](NodeId id, GroupKind kind) {
     groups.push_back(KernelGroup{kind, id, {id}, {id}, {}, ""});
     plan.group_of[id] = static_cast<int>(groups.size()) - 1;
+    member_of[id] = {plan.group_of[id]};
   };
   auto describe = [&](NodeId id) { return absl::StrCat("%", id, " (", g.node(id).op->name, ")"); };
 
@@ -149,38 +155,59 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
       new_group(id, GroupKind::kLibrary);
       continue;
     }
+    // The kernels that read it (a node copied into several kernels counts
+    // for each of them).
     std::set<int> reader_groups;
-    for (NodeId u : users[id]) reader_groups.insert(plan.group_of[u]);
+    for (NodeId u : users[id]) reader_groups.insert(member_of[u].begin(), member_of[u].end());
     std::string why;
     if (n.op->fusion == FusionKind::kReduction) {
       if (!users[id].empty()) why = "a reduction: reductions are kernel roots";
     } else if (is_output[id]) {
       if (!users[id].empty()) why = "a program output: it is written to memory anyway";
-    } else if (reader_groups.size() > 1) {
+    } else if (reader_groups.size() > kMaxCopies) {
       why = absl::StrCat("read by ", reader_groups.size(), " kernels: computed once");
     } else {
-      const int target = *reader_groups.begin();
-      const KernelGroup& reader = groups[target];
       NodeId flat_reader = kNoNode;
       for (NodeId u : users[id]) {
         if (ReadsFlat(g, u)) flat_reader = u;
       }
-      if (reader.kind == GroupKind::kLibrary) {
-        why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
-      } else if (flat_reader != kNoNode) {
-        why = absl::StrCat("read by position through ", describe(flat_reader),
-                           ", which needs it in memory");
-      } else if (n.type.shape.NumElements() < LoopElements(g, reader.root)) {
-        why = absl::StrCat("smaller than the loop of ", describe(reader.root),
-                           ": computed once instead of once per use");
-      } else {
-        groups[target].nodes.push_back(id);
-        plan.group_of[id] = target;
+      for (int target : reader_groups) {
+        const KernelGroup& reader = groups[target];
+        if (reader.kind == GroupKind::kLibrary) {
+          why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
+        } else if (flat_reader != kNoNode) {
+          why = absl::StrCat("read by position through ", describe(flat_reader),
+                             ", which needs it in memory");
+        } else if (n.type.shape.NumElements() < LoopElements(g, reader.root)) {
+          why = absl::StrCat("smaller than the loop of ", describe(reader.root),
+                             ": computed once instead of once per use");
+        }
+        if (!why.empty()) break;
+      }
+      if (why.empty()) {
+        // Each reader computes it: cheaper than writing it and reading it back.
+        for (int target : reader_groups) {
+          groups[target].nodes.push_back(id);
+          member_of[id].push_back(target);
+        }
+        plan.group_of[id] = *reader_groups.begin();
+        if (reader_groups.size() > 1) {
+          plan.copies.push_back(absl::StrCat(describe(id), " computed in ", reader_groups.size(),
+                                             " kernels instead of a round trip through memory"));
+        }
         continue;
       }
     }
     if (!why.empty()) plan.refusals.push_back(absl::StrCat(describe(id), " not fused: ", why));
     new_group(id, GroupKind::kJit);
+  }
+
+  // A reshape that stays on its own is a view of its input's memory.
+  for (KernelGroup& group : groups) {
+    if (group.kind == GroupKind::kJit && group.nodes.size() == 1 &&
+        ReadsFlat(g, group.root) && !is_output[group.root]) {
+      group.kind = GroupKind::kAlias;
+    }
   }
 
   // Execution order: by the root's place in the topological order.
@@ -222,12 +249,14 @@ std::string FusionPlan::ToString(const Graph& g) const {
   std::string out;
   for (size_t i = 0; i < groups.size(); ++i) {
     const KernelGroup& k = groups[i];
-    absl::StrAppend(&out, "k", i, " ", k.name, " ",
-                    k.kind == GroupKind::kJit ? "jit" : "library", ": ", ids(k.nodes));
+    static constexpr const char* kKinds[] = {"jit", "library", "alias"};
+    absl::StrAppend(&out, "k", i, " ", k.name, " ", kKinds[static_cast<int>(k.kind)], ": ",
+                    ids(k.nodes));
     if (!k.inputs.empty()) absl::StrAppend(&out, " <- reads ", ids(k.inputs));
     absl::StrAppend(&out, "\n");
   }
   for (const std::string& r : refusals) absl::StrAppend(&out, "no: ", r, "\n");
+  for (const std::string& c : copies) absl::StrAppend(&out, "copy: ", c, "\n");
   for (const std::string& m : merges) absl::StrAppend(&out, "sibling: ", m, "\n");
   return out;
 }

@@ -1,7 +1,9 @@
 // The fusion planner: which nodes of a program run together as one kernel.
 //
-// Elementwise and index-map chains fuse into the kernel of their reader;
-// reductions are kernel roots that also take their producers; sibling
+// Elementwise and index-map chains fuse into the kernel of their reader
+// (into each of up to three readers: recomputing is cheaper than a round
+// trip through memory); reductions are kernel roots that also take their
+// producers; sibling
 // elementwise kernels over the same loop that read a common input merge into
 // one kernel with several outputs (the input is read once); ops without a
 // JIT lowering (contractions, gathers, random numbers, ...) run their
@@ -24,7 +26,10 @@
 
 namespace kiln {
 
-enum class GroupKind { kJit, kLibrary };
+// kJit: a fused LLVM kernel. kLibrary: the op's interpreter kernel.
+// kAlias: a reshape of a value in memory: no kernel, the same bytes under a
+// new shape.
+enum class GroupKind { kJit, kLibrary, kAlias };
 
 struct KernelGroup {
   GroupKind kind = GroupKind::kJit;
@@ -39,6 +44,7 @@ struct FusionPlan {
   std::vector<KernelGroup> groups;  // in execution order
   std::vector<int> group_of;        // node id -> group index, -1 if none
   std::vector<std::string> refusals;
+  std::vector<std::string> copies;  // nodes computed by several readers
   std::vector<std::string> merges;  // sibling kernels merged, and why
   std::string ToString(const Graph& graph) const;
 };

@@ -76,6 +76,11 @@ absl::Status JitProgram::PlanSlots() {
   }
   for (Step& step : steps_) {
     const KernelGroup& group = plan_.groups[step.group];
+    if (group.kind == GroupKind::kAlias) {
+      // The reshape reads and writes nothing: it names its input's slot.
+      slot_of_node_[group.root] = slot(g.node(group.root).inputs[0]);
+      continue;
+    }
     const std::vector<NodeId>& reads =
         step.kernel != nullptr ? group.inputs : g.node(group.root).inputs;
     for (NodeId in : reads) step.slots.push_back(slot(in));
@@ -153,10 +158,12 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
       }
       continue;
     }
+    if (step.slots.empty()) continue;  // an alias
     const Node& n = g.node(plan_.groups[step.group].root);
     std::vector<Buffer> views;
-    for (size_t k = 0; k + 1 < step.slots.size(); ++k) {
-      const TensorType& t = g.node(slot_node_[step.slots[k]]).type;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      // The type the op reads, which an aliased slot may store under another shape.
+      const TensorType& t = g.node(n.inputs[k]).type;
       views.push_back(Buffer::View(t.dtype, t.shape, ptr[step.slots[k]]));
     }
     Buffer out = Buffer::View(n.type.dtype, n.type.shape, ptr[step.slots.back()]);

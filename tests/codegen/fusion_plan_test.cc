@@ -37,17 +37,30 @@ INSTANTIATE_TEST_SUITE_P(
                  "%4:f32[64] = add(%3, %0)\n"
                  "return %4\n",
                  "k0 fused_mul_exp_add_k0 jit: %2 %3 %4 <- reads %0\n"},
-        PlanCase{"a reduction takes its producers; its reader starts a kernel",
+        PlanCase{"a reduction takes its producers; a shared producer is recomputed",
                  "%0:f32[8,32] = input() {dtype=f32, name=\"x\", shape=[8,32]}\n"
                  "%1:f32[8,32] = exp(%0)\n"
                  "%2:f32[8,1] = reduce_sum(%1) {axes=(1), keepdims=1}\n"
                  "%3:f32[8,32] = div(%1, %2)\n"
                  "return %3\n",
+                 "k0 fused_exp_reduce_sum_k0 jit: %1 %2 <- reads %0\n"
+                 "k1 fused_exp_div_k1 jit: %1 %3 <- reads %0 %2\n"
+                 "no: %2 (reduce_sum) not fused: a reduction: reductions are kernel roots\n"
+                 "copy: %1 (exp) computed in 2 kernels instead of a round trip through memory\n"},
+        PlanCase{"a value read by more than three kernels is written once",
+                 "%0:f32[8] = input() {dtype=f32, name=\"x\", shape=[8]}\n"
+                 "%1:f32[8] = exp(%0)\n"
+                 "%2:f32[] = reduce_sum(%1) {axes=(0), keepdims=0}\n"
+                 "%3:f32[] = reduce_max(%1) {axes=(0), keepdims=0}\n"
+                 "%4:f32[8] = neg(%1)\n"
+                 "%5:f32[8] = sqrt(%1)\n"
+                 "return %2, %3, %4, %5\n",
                  "k0 fused_exp_k0 jit: %1 <- reads %0\n"
                  "k1 fused_reduce_sum_k1 jit: %2 <- reads %1\n"
-                 "k2 fused_div_k2 jit: %3 <- reads %1 %2\n"
-                 "no: %2 (reduce_sum) not fused: a reduction: reductions are kernel roots\n"
-                 "no: %1 (exp) not fused: read by 2 kernels: computed once\n"},
+                 "k2 fused_reduce_max_k2 jit: %3 <- reads %1\n"
+                 "k3 fused_neg_sqrt_k3 jit: %4 %5 <- reads %1\n"
+                 "no: %1 (exp) not fused: read by 4 kernels: computed once\n"
+                 "sibling: k4 merged into k3: both read %1\n"},
         PlanCase{"contractions run their interpreter kernel",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
                  "%1:f32[8,3] = input() {dtype=f32, name=\"w\", shape=[8,3]}\n"
