@@ -2,6 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
+#include "layers/keras_object.h"
+#include "layers/layer_registry.h"
+#include "nlohmann/json.hpp"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -55,6 +58,54 @@ absl::StatusOr<Tensor> Dense::Call(absl::Span<const Tensor> inputs, const CallCo
   Tensor y = MatMul(x, WeightTensor(x.graph(), kernel_));
   if (bias_ >= 0) y = y + WeightTensor(x.graph(), bias_);
   return activation_(y);
+}
+
+}  // namespace kiln
+
+namespace kiln {
+
+absl::StatusOr<std::shared_ptr<Layer>> DenseFromConfig(const nlohmann::json& config) {
+  KerasObject object{"Dense", config};
+  KerasArgs args(object, "layer");
+  DenseOptions options;
+  KILN_ASSIGN_OR_RETURN(options.name, args.String("name", ""));
+  args.Ignore("trainable");
+  args.Ignore("dtype");
+  const nlohmann::json units = args.Raw("units");
+  if (!units.is_number_integer()) return args.ArgError("units", "must be an integer");
+  KILN_ASSIGN_OR_RETURN(options.activation, args.String("activation", "linear"));
+  const nlohmann::json use_bias = args.Raw("use_bias");
+  if (!use_bias.is_null()) {
+    if (!use_bias.is_boolean()) return args.ArgError("use_bias", "must be true or false");
+    options.use_bias = use_bias.get<bool>();
+  }
+  auto initializer = [&](absl::string_view key, const char* fallback)
+      -> absl::StatusOr<InitializerPtr> {
+    const nlohmann::json j = args.Raw(key);
+    return InitializerFromConfig(j.is_null() ? nlohmann::json(fallback) : j);
+  };
+  KILN_ASSIGN_OR_RETURN(options.kernel_initializer,
+                        initializer("kernel_initializer", "glorot_uniform"));
+  KILN_ASSIGN_OR_RETURN(options.bias_initializer, initializer("bias_initializer", "zeros"));
+  auto regularizer = [&](absl::string_view key) -> absl::StatusOr<Regularizer> {
+    const nlohmann::json j = args.Raw(key);
+    if (j.is_null()) return Regularizer();
+    return RegularizerFromConfig(j);
+  };
+  KILN_ASSIGN_OR_RETURN(options.kernel_regularizer, regularizer("kernel_regularizer"));
+  KILN_ASSIGN_OR_RETURN(options.bias_regularizer, regularizer("bias_regularizer"));
+  KILN_ASSIGN_OR_RETURN(options.activity_regularizer, regularizer("activity_regularizer"));
+  auto constraint = [&](absl::string_view key) -> absl::StatusOr<Constraint> {
+    const nlohmann::json j = args.Raw(key);
+    if (j.is_null()) return Constraint();
+    return ConstraintFromConfig(j);
+  };
+  KILN_ASSIGN_OR_RETURN(options.kernel_constraint, constraint("kernel_constraint"));
+  KILN_ASSIGN_OR_RETURN(options.bias_constraint, constraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(args.CheckNoneLeft());
+  auto layer = std::make_shared<Dense>(units.get<int64_t>(), std::move(options));
+  KILN_RETURN_IF_ERROR(layer->config_status());
+  return layer;
 }
 
 }  // namespace kiln

@@ -37,15 +37,28 @@ Tensor BatchSizeAtLeastOne(const Tensor& y) {
   return Maximum(ReduceSum(ones, {0}), ScalarLike(y, 1.0));
 }
 
+std::mutex& LayerNameMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+absl::flat_hash_map<std::string, int>& LayerNameCounts() {
+  static auto* counts = new absl::flat_hash_map<std::string, int>();
+  return *counts;
+}
+
 }  // namespace
 
 std::string UniqueLayerName(absl::string_view class_name) {
-  static std::mutex mu;
-  static auto* counts = new absl::flat_hash_map<std::string, int>();
   const std::string base = SnakeCase(class_name);
-  std::lock_guard<std::mutex> lock(mu);
-  const int n = (*counts)[base]++;
+  std::lock_guard<std::mutex> lock(LayerNameMutex());
+  const int n = LayerNameCounts()[base]++;
   return n == 0 ? base : absl::StrCat(base, "_", n);
+}
+
+void ResetLayerNames() {
+  std::lock_guard<std::mutex> lock(LayerNameMutex());
+  LayerNameCounts().clear();
 }
 
 Tensor LearningPhase(const std::shared_ptr<Graph>& graph) {
@@ -56,6 +69,14 @@ Tensor LearningPhase(const std::shared_ptr<Graph>& graph) {
   return graph->tensor(state.learning_phase);
 }
 
+Tensor StepCounter(const std::shared_ptr<Graph>& graph) {
+  LayerGraphState& state = graph->Attachment<LayerGraphState>();
+  if (state.step_counter == kNoNode) {
+    state.step_counter = Input(graph, kStepCounterName, DType::kI64, Shape{}).id();
+  }
+  return graph->tensor(state.step_counter);
+}
+
 Tensor MaskOf(const Tensor& t) {
   if (!t.ok()) return Tensor();
   LayerGraphState& state = t.graph()->Attachment<LayerGraphState>();
@@ -63,7 +84,7 @@ Tensor MaskOf(const Tensor& t) {
   return it == state.masks.end() ? Tensor() : t.graph()->tensor(it->second);
 }
 
-Feeds LayerFeeds(const std::shared_ptr<Graph>& graph, bool training) {
+Feeds LayerFeeds(const std::shared_ptr<Graph>& graph, bool training, int64_t step) {
   static const Buffer* kTrue = new Buffer(Buffer::Scalar(DType::kBool, 1));
   static const Buffer* kFalse = new Buffer(Buffer::Scalar(DType::kBool, 0));
   Feeds feeds;
@@ -71,6 +92,10 @@ Feeds LayerFeeds(const std::shared_ptr<Graph>& graph, bool training) {
     for (const Weight& w : layer->weights()) feeds[w.name] = &w.value;
   }
   feeds[kLearningPhaseName] = training ? kTrue : kFalse;
+  LayerGraphState& state = graph->Attachment<LayerGraphState>();
+  if (state.step_value.num_elements() != 1) state.step_value = Buffer(DType::kI64, Shape{});
+  state.step_value.data<int64_t>()[0] = step;
+  feeds[kStepCounterName] = &state.step_value;
   return feeds;
 }
 
@@ -141,11 +166,17 @@ Tensor Layer::operator()(const std::vector<Tensor>& xs, SourceLoc loc) {
   absl::StatusOr<Tensor> y = Call(xs, ctx);
   if (!y.ok()) return graph->Fail(op_name, y.status());
   if (!y->ok()) return *y;  // an op inside recorded the error
+  LayerCall call{this, {}, y->id()};
+  for (const Tensor& x : xs) call.inputs.push_back(x.id());
+  state.calls.push_back(std::move(call));
   Tensor mask = ComputeMask(xs, ctx.masks);
   if (mask.ok()) state.masks[y->id()] = mask.id();
   if (activity_regularizer_ && y->dtype() == DType::kF32) {
     Tensor loss = activity_regularizer_(*y) / BatchSizeAtLeastOne(*y);
-    if (loss.ok()) state.activity_losses.push_back(loss.id());
+    if (loss.ok()) {
+      state.activity_losses.push_back(loss.id());
+      state.calls.back().activity_loss = loss.id();
+    }
   }
   return *y;
 }

@@ -49,12 +49,22 @@ struct Weight {
 
 // What the layers library records per graph (a Graph attachment). Node ids
 // only: the graph owns it, so it holds no Tensor (no reference cycle).
+struct LayerCall {
+  Layer* layer;
+  std::vector<NodeId> inputs;
+  NodeId output;
+  NodeId activity_loss = kNoNode;  // this call's activity penalty, if any
+};
+
 struct LayerGraphState {
   std::vector<std::shared_ptr<Layer>> layers;       // called here, first call first
+  std::vector<LayerCall> calls;                      // every call, in order
   absl::flat_hash_map<NodeId, NodeId> masks;         // output -> its mask
   std::vector<NodeId> activity_losses;               // scalar losses of this graph's calls
   absl::flat_hash_map<std::string, NodeId> variables;  // weight name -> variable node
   NodeId learning_phase = kNoNode;                   // bool scalar input
+  NodeId step_counter = kNoNode;                     // i64 scalar input
+  Buffer step_value;                                 // what LayerFeeds feeds it
 };
 
 // The learning-phase input of a graph: a bool scalar named "kiln.training"
@@ -62,12 +72,20 @@ struct LayerGraphState {
 Tensor LearningPhase(const std::shared_ptr<Graph>& graph);
 inline constexpr char kLearningPhaseName[] = "kiln.training";
 
+// The random-number counter of a graph: an i64 scalar input named
+// "kiln.step" (the training step). Dropout masks are drawn from
+// (seed, step, stream), so they change from step to step and repeat for
+// the same step. Created on first use.
+Tensor StepCounter(const std::shared_ptr<Graph>& graph);
+inline constexpr char kStepCounterName[] = "kiln.step";
+
 // The mask Keras attaches to `t`, or an undefined Tensor.
 Tensor MaskOf(const Tensor& t);
 
 // Feeds for running a graph built from layers: every called layer's
-// weights by name, and the learning phase.
-Feeds LayerFeeds(const std::shared_ptr<Graph>& graph, bool training);
+// weights by name, the learning phase and the step counter (`step`; the
+// value lives in the graph's LayerGraphState, so the latest call wins).
+Feeds LayerFeeds(const std::shared_ptr<Graph>& graph, bool training, int64_t step = 0);
 
 struct CallContext {
   std::vector<Tensor> masks;  // one per input; undefined where none
@@ -138,6 +156,8 @@ class Layer : public std::enable_shared_from_this<Layer> {
 // "MaxPooling2D" -> "max_pooling2d"), then "_1", "_2", ... on repeats within
 // the process.
 std::string UniqueLayerName(absl::string_view class_name);
+// Restarts those counters (ClearSession, like keras.backend.clear_session).
+void ResetLayerNames();
 
 // A shared handle that calls its layer: `MakeLayer<Dense>(10)(x)`.
 template <typename T>

@@ -1,75 +1,15 @@
-// kiln: the command-line program.
+// kiln: the command-line program (see tools/commands.h for the commands).
 //
-//   kiln ops                    the op catalog: name, arity, fusion kind, gradient
-//   kiln graph FILE [--batch N] parse a graph text file, verify and optimize
-//                               it (DCE, CSE, folding; specialized to N),
-//                               print the result
+//   kiln summary --model model.json
+//   kiln eval --model model.json --weights w.npz --input x.npy --out out.npz
 //
 // Any bad input ends with a one-line message and a non-zero exit status.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "graph/evaluate.h"
-#include "graph/passes.h"
-#include "graph/status_macros.h"
-#include "graph/text.h"
-#include "ops/catalog.h"
-
-namespace kiln {
-namespace {
-
-constexpr char kUsage[] =
-    "usage: kiln ops\n"
-    "       kiln graph FILE [--batch N]\n";
-
-absl::Status ListOps() {
-  std::printf("%-18s %-6s %-12s %s\n", "op", "arity", "fusion", "gradient");
-  for (const OpDef* op : Ops().All()) {
-    std::printf("%-18s %-6s %-12s %s\n", std::string(op->name).c_str(),
-                op->arity == OpDef::kVariadic ? "n" : absl::StrCat(op->arity).c_str(),
-                std::string(FusionKindName(op->fusion)).c_str(),
-                op->grad != nullptr ? "yes" : "-");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status OptimizeGraph(const std::vector<std::string>& args) {
-  if (args.empty()) return absl::InvalidArgumentError(kUsage);
-  std::ifstream in(args[0]);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read '", args[0], "'"));
-  std::stringstream text;
-  text << in.rdbuf();
-  int64_t batch = 0;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--batch" && i + 1 < args.size() &&
-        absl::SimpleAtoi(args[i + 1], &batch) && batch > 0) {
-      ++i;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", args[i], "'\n", kUsage));
-    }
-  }
-  absl::StatusOr<std::shared_ptr<Graph>> parsed = ParseGraph(text.str(), Ops());
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(args[0], ": ", parsed.status().message()));
-  }
-  Graph& g = **parsed;
-  KILN_RETURN_IF_ERROR(VerifyGraph(g));
-  if (batch > 0) KILN_RETURN_IF_ERROR(SpecializeBatch(g, batch));
-  KILN_RETURN_IF_ERROR(FoldConstants(g, Ops()).status());
-  KILN_RETURN_IF_ERROR(EliminateCommonSubexpressions(g).status());
-  KILN_RETURN_IF_ERROR(EliminateDeadCode(g).status());
-  std::fputs(PrintGraph(g).c_str(), stdout);
-  return absl::OkStatus();
-}
-
-}  // namespace
-}  // namespace kiln
+#include "tools/commands.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
@@ -81,12 +21,18 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   absl::Status status;
   if (command == "ops") {
-    status = kiln::ListOps();
+    status = kiln::RunOps(args);
   } else if (command == "graph") {
-    status = kiln::OptimizeGraph(args);
+    status = kiln::RunGraph(args);
+  } else if (command == "summary") {
+    status = kiln::RunSummary(args);
+  } else if (command == "eval") {
+    status = kiln::RunEval(args);
+  } else if (command == "show") {
+    status = kiln::RunShow(args);
   } else {
-    status = absl::InvalidArgumentError(
-        absl::StrCat("unknown command '", command, "'\n", kiln::kUsage));
+    status =
+        absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'\n", kiln::kUsage));
   }
   if (!status.ok()) {
     std::fprintf(stderr, "kiln: %s\n", std::string(status.message()).c_str());

@@ -1,0 +1,138 @@
+#include "layers/depthwise_conv2d.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
+#include "layers/conv_config.h"
+#include "layers/layer_registry.h"
+#include "ops/ops.h"
+
+namespace kiln {
+
+absl::StatusOr<Tensor> DepthwiseConv(const Tensor& x, const Tensor& depthwise_kernel,
+                                     const KerasConvArgs& args) {
+  // (kh, kw, C, M) -> (kh, kw, 1, C * M): filter c * M + m is [.., c, m], and
+  // with groups = C output channel c * M + m reads input channel c.
+  const Shape& k = depthwise_kernel.shape();
+  const int64_t channels = k.dim(2);
+  Tensor filter = Reshape(depthwise_kernel, Shape{k.dim(0), k.dim(1), 1, channels * k.dim(3)});
+  return KerasConv(x, filter, args.strides, args.dilation_rate, args.padding, channels);
+}
+
+absl::StatusOr<int64_t> CheckDepthwiseInput(const Shape& in, const KerasConvArgs& args,
+                                            int64_t want_channels, absl::string_view layer) {
+  KILN_RETURN_IF_ERROR(CheckInputRank(in, 4, /*at_least=*/false));
+  const int axis = ChannelAxis(args.data_format, 4, 2);
+  const int64_t channels = in.dim(axis);
+  if (channels == Shape::kBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The channel dimension of the inputs should be defined. The input_shape received is ",
+        in.ToString(), ", where axis ", axis,
+        " (0-based) is the channel dimension, which found to be `None`."));
+  }
+  if (want_channels >= 0 && channels != want_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected axis ", axis - 4, " of input shape to have value ", want_channels,
+                     ", but received input with shape ", in.ToString()));
+  }
+  const int first = args.data_format == DataFormat::kChannelsLast ? 1 : 2;
+  IntList lengths;
+  for (int i = 0; i < 2; ++i) {
+    lengths.push_back(ConvOutputLength(in.dim(first + i), args.kernel_size[i], args.padding,
+                                       args.strides[i], args.dilation_rate[i]));
+  }
+  KILN_RETURN_IF_ERROR(CheckOutputLengths(lengths, layer, in));
+  return channels;
+}
+
+DepthwiseConv2D::DepthwiseConv2D(const IntList& kernel_size, DepthwiseConv2DOptions options)
+    : Layer("DepthwiseConv2D", options.name), options_(std::move(options)) {
+  absl::StatusOr<KerasConvArgs> args =
+      NormalizeConvArgs(2, kernel_size, options_.strides, options_.padding, options_.data_format,
+                        options_.dilation_rate);
+  if (args.ok()) {
+    args_ = *std::move(args);
+  } else {
+    ConfigError(args.status());
+  }
+  absl::StatusOr<Activation> act = ActivationByName(options_.activation);
+  if (act.ok()) {
+    activation_ = *std::move(act);
+  } else {
+    ConfigError(act.status());
+  }
+  if (args.ok()) {
+    ConfigError(CheckConvStridesAndPadding(args_.strides, args_.dilation_rate, args_.padding,
+                                           /*causal_allowed=*/false));
+  }
+  // tf.keras does not check it (a 0 fails later, in the variable).
+  if (options_.depth_multiplier <= 0) {
+    ConfigError(absl::InvalidArgumentError(absl::StrCat(
+        "depth_multiplier must be a positive integer, got ", options_.depth_multiplier)));
+  }
+  if (options_.depthwise_initializer == nullptr) {
+    options_.depthwise_initializer = std::make_shared<GlorotUniform>();
+  }
+  if (options_.bias_initializer == nullptr) options_.bias_initializer = std::make_shared<Zeros>();
+  set_activity_regularizer(options_.activity_regularizer);
+}
+
+absl::Status DepthwiseConv2D::Build(absl::Span<const TensorType> inputs) {
+  KILN_ASSIGN_OR_RETURN(int64_t channels, CheckDepthwiseInput(inputs[0].shape, args_, -1, name()));
+  const int64_t m = options_.depth_multiplier;
+  KILN_ASSIGN_OR_RETURN(
+      kernel_,
+      AddWeight("depthwise_kernel", Shape{args_.kernel_size[0], args_.kernel_size[1], channels, m},
+                options_.depthwise_initializer, options_.depthwise_regularizer,
+                options_.depthwise_constraint));
+  if (options_.use_bias) {
+    KILN_ASSIGN_OR_RETURN(bias_, AddWeight("bias", Shape{channels * m}, options_.bias_initializer,
+                                           options_.bias_regularizer, options_.bias_constraint));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> DepthwiseConv2D::Call(absl::Span<const Tensor> inputs,
+                                             const CallContext& ctx) {
+  Tensor x = inputs[0];
+  const Shape& kernel = weights()[kernel_].value.shape();
+  KILN_RETURN_IF_ERROR(CheckDepthwiseInput(x.shape(), args_, kernel.dim(2), name()).status());
+  if (x.dtype() != DType::kF32) x = Cast(x, DType::kF32);
+  const bool first = args_.data_format == DataFormat::kChannelsFirst;
+  if (first) x = ToChannelsLast(x, 2);
+  KILN_ASSIGN_OR_RETURN(Tensor y, DepthwiseConv(x, WeightTensor(x.graph(), kernel_), args_));
+  if (bias_ >= 0) y = y + WeightTensor(x.graph(), bias_);
+  y = activation_(y);
+  return first ? FromChannelsLast(y, 2) : y;
+}
+
+absl::StatusOr<std::shared_ptr<Layer>> DepthwiseConv2DFromConfig(const nlohmann::json& config) {
+  ConvConfigReader r("DepthwiseConv2D", config);
+  DepthwiseConv2DOptions o;
+  KILN_ASSIGN_OR_RETURN(o.name, r.Name());
+  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.Tuple("kernel_size", 2, std::nullopt));
+  KILN_ASSIGN_OR_RETURN(o.strides, r.Tuple("strides", 2, IntList{1}));
+  KILN_ASSIGN_OR_RETURN(o.padding, r.String("padding", "valid"));
+  KILN_ASSIGN_OR_RETURN(o.depth_multiplier, r.Int("depth_multiplier", 1));
+  KILN_ASSIGN_OR_RETURN(o.data_format, r.String("data_format", ""));
+  KILN_ASSIGN_OR_RETURN(o.dilation_rate, r.Tuple("dilation_rate", 2, IntList{1}));
+  // tf.keras's get_config keeps the base Conv's "groups"; depthwise ignores it.
+  KILN_RETURN_IF_ERROR(r.Int("groups", 1).status());
+  KILN_ASSIGN_OR_RETURN(o.activation, r.String("activation", "linear"));
+  KILN_ASSIGN_OR_RETURN(o.use_bias, r.Bool("use_bias", true));
+  KILN_ASSIGN_OR_RETURN(o.depthwise_initializer,
+                        r.ReadInitializer("depthwise_initializer", "glorot_uniform"));
+  KILN_ASSIGN_OR_RETURN(o.bias_initializer, r.ReadInitializer("bias_initializer", "zeros"));
+  KILN_ASSIGN_OR_RETURN(o.depthwise_regularizer, r.ReadRegularizer("depthwise_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, r.ReadRegularizer("bias_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, r.ReadRegularizer("activity_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.depthwise_constraint, r.ReadConstraint("depthwise_constraint"));
+  KILN_ASSIGN_OR_RETURN(o.bias_constraint, r.ReadConstraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(r.Finish());
+  auto layer = std::make_shared<DepthwiseConv2D>(kernel_size, std::move(o));
+  KILN_RETURN_IF_ERROR(layer->config_status());
+  return layer;
+}
+
+}  // namespace kiln

@@ -1,0 +1,173 @@
+// Models: the functional `Model(inputs, outputs)` and `Sequential`, as in
+// tf.keras 2.x: layers in Keras order, lookup by name, Summary(), weights
+// saved to and loaded from .npz, Predict, and the regularization losses.
+//
+//   Tensor x = Input({784});
+//   Tensor h = MakeLayer<Dense>(64, DenseOptions{.activation = "relu"})(x);
+//   Model model(x, MakeLayer<Dense>(10)(h));
+//   std::cout << model.Summary();                // like model.summary()
+//   KILN_RETURN_IF_ERROR(model.SaveWeights("w.npz"));   // "dense/kernel", ...
+//   KILN_ASSIGN_OR_RETURN(Buffer y, model.Predict(x_batch));
+//
+//   Sequential seq;
+//   seq.Add(MakeLayer<Dense>(8)).Add(MakeLayer<Dense>(1));
+//   KILN_RETURN_IF_ERROR(seq.Build({4}));        // input [N,4]
+//
+// A model is a view of the graph its tensors live in: it records which layer
+// calls lead from its inputs to its outputs (several inputs and outputs,
+// shared layers, plain ops between layers are all fine). Errors (an output
+// that needs an input the model does not have, inputs that do not come
+// from Input(), two layers with one name, a poisoned graph) are kept in
+// status() and returned by every method that returns a Status.
+#ifndef KILN_LAYERS_MODEL_H_
+#define KILN_LAYERS_MODEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "codegen/executable.h"
+#include "layers/input_layer.h"
+#include "layers/layer.h"
+
+namespace kiln {
+
+struct PredictOptions {
+  int64_t batch_size = 32;         // rows per run; the last run may be shorter
+  std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
+};
+
+class Model {
+ public:
+  // Functional model; `name` "" is model, model_1, ...
+  Model(std::vector<Tensor> inputs, std::vector<Tensor> outputs, std::string name = "");
+  Model(const Tensor& input, const Tensor& output, std::string name = "");
+  virtual ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& name() const { return name_; }
+  // OK, or why the model cannot be used.
+  const absl::Status& status() const { return status_; }
+  const std::vector<Tensor>& inputs() const { return inputs_; }
+  const std::vector<Tensor>& outputs() const { return outputs_; }
+  const std::shared_ptr<Graph>& graph() const { return graph_; }
+
+  // Keras order (model.layers): by depth from the inputs, ties in the order
+  // a walk back from the outputs meets them; InputLayers included
+  // (Sequential: the added layers, no InputLayer).
+  const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
+  // NotFound listing the model's layer names when there is no such layer.
+  absl::StatusOr<std::shared_ptr<Layer>> GetLayer(absl::string_view name) const;
+
+  // model.weights: every trainable weight in layer order, then every
+  // non-trainable one.
+  std::vector<Weight*> weights() const;
+  std::vector<Weight*> trainable_weights() const;
+  std::vector<Weight*> non_trainable_weights() const;
+  int64_t CountParams() const;
+
+  // The model.summary() table of tf_keras 2.15 (the tf.keras 2.x line):
+  // "Layer (type)", "Output Shape" like (None, 28, 28, 32), "Param #"
+  // (plus "Connected to" unless the model is a plain chain), then the total,
+  // trainable and non-trainable parameter counts with their sizes. A model
+  // with an error gives its status message instead.
+  std::string Summary() const;
+
+  // Runs the outputs on `inputs` (one per model input, batch first) with
+  // the learning phase false, `batch_size` rows at a time. Compiled once per
+  // backend; each batch size is specialized once.
+  absl::StatusOr<std::vector<Buffer>> Predict(absl::Span<const Buffer* const> inputs,
+                                              const PredictOptions& options = {});
+  // One input, one output.
+  absl::StatusOr<Buffer> Predict(const Buffer& input, const PredictOptions& options = {});
+
+  // Every weight as `<layer>/<weight>` in Keras layout, written atomically.
+  absl::Status SaveWeights(const std::string& path) const;
+  // Reads such a file: each weight of the model must be there with its
+  // shape and dtype, and nothing else; on any error no weight changes.
+  absl::Status LoadWeights(const std::string& path);
+
+  // The scalar sum (spec 4.2) of every weight regularizer's penalty on the
+  // model's variables and the activity penalty of every layer call in the
+  // model (one per call of a shared layer); the constant 0 when there is
+  // none.
+  Tensor RegularizationLoss() const;
+  // True when the model has a weight regularizer or an activity penalty.
+  bool HasRegularization() const;
+
+  // The graph variable of a model weight (created when no call read it).
+  Tensor WeightVariable(const Weight& weight) const;
+
+ protected:
+  // For Sequential: no graph yet.
+  explicit Model(std::string name, bool sequential);
+  // (Re)computes the model's layer calls from inputs_ and outputs_.
+  void Init();
+  void set_status(absl::Status s) { status_ = std::move(s); }
+  // Forgets compiled programs (the model changed).
+  void ResetCompiled() { compiled_.clear(); }
+
+  std::shared_ptr<Graph> graph_;
+  std::vector<Tensor> inputs_;
+  std::vector<Tensor> outputs_;
+  std::vector<std::shared_ptr<Layer>> layers_;
+
+ private:
+  // One layer call inside the model (a Keras node).
+  struct ModelNode {
+    Layer* layer = nullptr;
+    int call = -1;             // index in LayerGraphState::calls
+    int layer_node_index = 0;  // which call of its layer this is
+    std::vector<int> parents;  // model nodes whose outputs it reads
+    int depth = 0;
+  };
+
+  absl::Status BuildTopology();
+  // The model nodes (indices into nodes_) of `layer`.
+  std::vector<int> NodesOf(const Layer* layer) const;
+  bool SequentialLike() const;
+  std::string OutputShapeText(const Layer* layer) const;
+  std::string Connections(const Layer* layer) const;
+
+  std::string name_;
+  bool sequential_ = false;
+  absl::Status status_;
+  std::vector<ModelNode> nodes_;
+  absl::flat_hash_map<int, std::unique_ptr<Executable>> compiled_;  // by Backend
+};
+
+class Sequential : public Model {
+ public:
+  explicit Sequential(std::string name = "");
+  explicit Sequential(std::vector<std::shared_ptr<Layer>> layers, std::string name = "");
+
+  // Appends a layer; once the model has an input, calls it on the last
+  // output (errors go to status()).
+  Sequential& Add(std::shared_ptr<Layer> layer, SourceLoc loc = SourceLoc::current());
+  template <typename T>
+  Sequential& Add(const LayerHandle<T>& layer, SourceLoc loc = SourceLoc::current()) {
+    return Add(std::shared_ptr<Layer>(layer.get()), loc);
+  }
+  // Adds the input (Keras model.add(Input(...))); only before any layer.
+  Sequential& Add(const Tensor& input);
+  // Creates the input Input(shape, options) (default name: "<first
+  // layer>_input") and calls every layer. Fails when already built.
+  absl::Status Build(const std::vector<int64_t>& shape, InputOptions options = {},
+                     SourceLoc loc = SourceLoc::current());
+  bool built() const { return !inputs_.empty(); }
+
+ private:
+  void Rebuild();
+  std::vector<std::shared_ptr<Layer>> added_;
+  absl::Status add_error_;  // the first misuse of Add, kept
+};
+
+}  // namespace kiln
+
+#endif  // KILN_LAYERS_MODEL_H_

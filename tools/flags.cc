@@ -1,0 +1,37 @@
+#include "tools/flags.h"
+
+#include "absl/strings/str_cat.h"
+#include "tools/commands.h"
+
+namespace kiln {
+
+absl::StatusOr<std::string> Flags::One(const std::string& name) const {
+  auto it = values.find(name);
+  if (it == values.end()) return absl::InvalidArgumentError(absl::StrCat(name, " is required"));
+  if (it->second.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(name, " is given more than once"));
+  }
+  return it->second[0];
+}
+
+absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
+                                 const std::set<std::string>& with_value,
+                                 const std::set<std::string>& boolean) {
+  Flags flags;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (boolean.count(a) > 0) {
+      flags.booleans.insert(a);
+    } else if (with_value.count(a) > 0) {
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(absl::StrCat(a, " needs a value\n", kUsage));
+      }
+      flags.values[a].push_back(args[++i]);
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("unexpected argument '", a, "'\n", kUsage));
+    }
+  }
+  return flags;
+}
+
+}  // namespace kiln
