@@ -212,6 +212,17 @@ Tensor ReduceToShape(const Tensor& grad, const Shape& shape) {
   return summed.ok() && summed.shape() == shape ? summed : Reshape(summed, shape);
 }
 
+std::vector<Tensor> ExtremumGrad(const GradContext& g, bool max) {
+  const Tensor& a = g.inputs[0];
+  const Tensor& b = g.inputs[1];
+  const Tensor a_wins = max ? LessEqual(b, a) : LessEqual(a, b);
+  const Tensor zero = ScalarLike(g.output_grad, 0.0);
+  std::vector<Tensor> grads(2);
+  if (g.needs_grad[0]) grads[0] = ReduceToShape(Select(a_wins, g.output_grad, zero), a.shape());
+  if (g.needs_grad[1]) grads[1] = ReduceToShape(Select(a_wins, zero, g.output_grad), b.shape());
+  return grads;
+}
+
 namespace {
 
 std::vector<Shape> UnaryShapes() {
@@ -256,6 +267,18 @@ OpTests BinaryTests(double lo, double hi, std::initializer_list<DType> dtypes,
                    {}, "expected inputs of one dtype"});
   t.bad.push_back({"bool inputs", {{DType::kBool, Shape{3}}, {DType::kBool, Shape{3}}},
                    {}, "inputs, got bool[3]"});
+  return t;
+}
+
+OpTests ExtremumTests() {
+  OpTests t = BinaryTests(-3, 3, {DType::kI32, DType::kI64});
+  for (TestCase& c : t.cases) {
+    if (c.inputs[0].type.dtype != DType::kF32) continue;
+    c.inputs[0].avoid_integers = true;
+    c.inputs[1].integer_values = true;
+  }
+  const TestInput tie{{DType::kF32, Shape{3, 17}}, -2, 2, false, true};
+  t.cases.push_back({"f32 ties", {tie, tie}, {}, /*check_grad=*/false});
   return t;
 }
 

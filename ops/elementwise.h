@@ -102,6 +102,10 @@ absl::Status BinaryReference(const KernelContext& ctx) {
 // Sums a broadcast gradient back to the shape of the input it came from.
 Tensor ReduceToShape(const Tensor& grad, const Shape& shape);
 
+// maximum / minimum: the output gradient goes to `a` where it wins or ties
+// (a >= b for max, a <= b for min), to `b` elsewhere.
+std::vector<Tensor> ExtremumGrad(const GradContext& g, bool max);
+
 // ---- standard conformance cases -------------------------------------------
 
 // Shapes with vector tails, a symbolic batch and a scalar; bad: integer input.
@@ -110,6 +114,10 @@ OpTests UnaryFloatTests(double lo, double hi, bool avoid_integers = false);
 // mixed dtypes. `dtypes` lists the dtypes to test beyond f32.
 OpTests BinaryTests(double lo, double hi, std::initializer_list<DType> dtypes,
                     bool avoid_integers = false);
+// BinaryTests for maximum / minimum: f32 `a` keeps 0.1 away from the
+// integers `b` takes, so no pair sits on the kink a == b; one case with ties
+// checks values only.
+OpTests ExtremumTests();
 
 }  // namespace kiln
 
