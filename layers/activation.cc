@@ -13,12 +13,7 @@ namespace kiln {
 ActivationLayer::ActivationLayer(const std::string& activation, absl::string_view name)
     : Layer("Activation", name), activation_name_(activation) {
   supports_masking_ = true;
-  absl::StatusOr<Activation> fn = ActivationByName(activation);
-  if (fn.ok()) {
-    function_ = *std::move(fn);
-  } else {
-    ConfigError(fn.status());
-  }
+  ConfigValue(ActivationByName(activation), function_);
 }
 
 ActivationLayer::ActivationLayer(Activation function, absl::string_view name)

@@ -35,12 +35,7 @@ BaseConv::BaseConv(absl::string_view class_name, int rank, int64_t filters,
   } else {
     ConfigError(args.status());
   }
-  absl::StatusOr<Activation> act = ActivationByName(options_.activation);
-  if (act.ok()) {
-    activation_ = *std::move(act);
-  } else {
-    ConfigError(act.status());
-  }
+  ConfigValue(ActivationByName(options_.activation), activation_);
   if (groups_ < 0) {
     ConfigError(absl::InvalidArgumentError(
         absl::StrCat("groups must be a positive integer, got ", groups_)));

@@ -17,12 +17,7 @@ Dense::Dense(int64_t units, DenseOptions options)
     ConfigError(absl::InvalidArgumentError(
         absl::StrCat("units must be a positive integer, got ", units_)));
   }
-  absl::StatusOr<Activation> act = ActivationByName(options_.activation);
-  if (act.ok()) {
-    activation_ = *std::move(act);
-  } else {
-    ConfigError(act.status());
-  }
+  ConfigValue(ActivationByName(options_.activation), activation_);
   if (options_.kernel_initializer == nullptr) {
     options_.kernel_initializer = std::make_shared<GlorotUniform>();
   }

@@ -48,21 +48,12 @@ absl::StatusOr<int64_t> CheckDepthwiseInput(const Shape& in, const KerasConvArgs
 
 DepthwiseConv2D::DepthwiseConv2D(const IntList& kernel_size, DepthwiseConv2DOptions options)
     : Layer("DepthwiseConv2D", options.name), options_(std::move(options)) {
-  absl::StatusOr<KerasConvArgs> args =
-      NormalizeConvArgs(2, kernel_size, options_.strides, options_.padding, options_.data_format,
-                        options_.dilation_rate);
-  if (args.ok()) {
-    args_ = *std::move(args);
-  } else {
-    ConfigError(args.status());
-  }
-  absl::StatusOr<Activation> act = ActivationByName(options_.activation);
-  if (act.ok()) {
-    activation_ = *std::move(act);
-  } else {
-    ConfigError(act.status());
-  }
-  if (args.ok()) {
+  const bool args_ok =
+      ConfigValue(NormalizeConvArgs(2, kernel_size, options_.strides, options_.padding,
+                                    options_.data_format, options_.dilation_rate),
+                  args_);
+  ConfigValue(ActivationByName(options_.activation), activation_);
+  if (args_ok) {
     ConfigError(CheckConvStridesAndPadding(args_.strides, args_.dilation_rate, args_.padding,
                                            /*causal_allowed=*/false));
   }

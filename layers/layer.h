@@ -140,6 +140,17 @@ class Layer : public std::enable_shared_from_this<Layer> {
   void ConfigError(absl::Status error) {
     if (config_status_.ok()) config_status_ = std::move(error);
   }
+  // Stores a checked constructor argument in `out`, or records its error;
+  // returns whether it was fine.
+  template <typename T>
+  bool ConfigValue(absl::StatusOr<T> value, T& out) {
+    if (!value.ok()) {
+      ConfigError(value.status());
+      return false;
+    }
+    out = *std::move(value);
+    return true;
+  }
 
   bool supports_masking_ = false;
 
