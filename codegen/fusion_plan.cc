@@ -59,7 +59,9 @@ std::string Sanitize(absl::string_view s) {
 
 std::string KernelName(const Graph& g, const KernelGroup& group, int index) {
   const Node& root = g.node(group.root);
-  if (group.kind != GroupKind::kJit) return absl::StrCat(root.op->name, "_k", index);
+  if (group.kind != GroupKind::kJit && group.nodes.size() == 1) {
+    return absl::StrCat(root.op->name, "_k", index);
+  }
   std::vector<std::string> ops;
   for (NodeId id : group.nodes) {
     const std::string name(g.node(id).op->name);
@@ -119,6 +121,68 @@ void MergeSiblings(const Graph& g, FusionPlan& plan) {
   }
 }
 
+// Why the contraction `id` cannot take the kernel of its one reader as its
+// epilogue, or "" when it can (`target` is then that kernel). The reader's
+// kernel must be an elementwise loop over exactly the contraction's output
+// (f32, same shape, the GEMM's rows and columns its last two dims), and
+// every fused value that depends on the contraction must be elementwise
+// over that same shape, so the epilogue reads it at the stored position.
+std::string EpilogueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>& readers,
+                            const std::vector<std::vector<int>>& member_of,
+                            const std::vector<KernelGroup>& groups, const GemmProblem& problem,
+                            int& target) {
+  const Node& n = g.node(id);
+  auto describe = [&](NodeId x) { return absl::StrCat("%", x, " (", g.node(x).op->name, ")"); };
+  if (readers.size() > 1) {
+    return absl::StrCat("read by ", readers.size(), " nodes: an epilogue has one reader");
+  }
+  const NodeId reader = readers[0];
+  if (member_of[reader].size() != 1) {
+    return absl::StrCat("its reader ", describe(reader), " is computed in several kernels");
+  }
+  target = member_of[reader][0];
+  const KernelGroup& group = groups[target];
+  const Node& root = g.node(group.root);
+  if (group.kind == GroupKind::kContraction) {
+    return absl::StrCat("its reader ", describe(reader), " is already the epilogue of ",
+                        describe(group.contraction));
+  }
+  if (group.kind != GroupKind::kJit || root.op->fusion == FusionKind::kReduction) {
+    return absl::StrCat("its reader ", describe(reader), " is not in an elementwise kernel");
+  }
+  if (!(root.type == n.type) || n.type.dtype != DType::kF32) {
+    return absl::StrCat("the loop of ", describe(group.root), " (", root.type.ToString(),
+                        ") is not its output (", n.type.ToString(), ")");
+  }
+  std::vector<int64_t> gemm_dims;
+  for (const GemmBatchDim& b : problem.batch) gemm_dims.push_back(b.size);
+  gemm_dims.push_back(problem.m);
+  gemm_dims.push_back(problem.n);
+  if (gemm_dims != n.type.shape.dims()) {
+    return "its GEMM's batch, rows and columns are not its output's dims";
+  }
+  // The fused values computed from the contraction.
+  std::set<NodeId> depends = {id};
+  for (bool grew = true; grew;) {
+    grew = false;
+    for (NodeId x : group.nodes) {
+      if (depends.count(x)) continue;
+      for (NodeId in : g.node(x).inputs) {
+        if (!depends.count(in)) continue;
+        const Node& xn = g.node(x);
+        if (xn.op->fusion != FusionKind::kElementwise || !(xn.type.shape == n.type.shape)) {
+          return absl::StrCat("its value reaches the reader kernel's result through ",
+                              describe(x), ", not elementwise over its shape");
+        }
+        depends.insert(x);
+        grew = true;
+        break;
+      }
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
@@ -140,7 +204,7 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
   // each of its readers.
   std::vector<std::vector<int>> member_of(g.num_nodes());
   auto new_group = [&](NodeId id, GroupKind kind) {
-    groups.push_back(KernelGroup{kind, id, {id}, {id}, {}, ""});
+    groups.push_back(KernelGroup{kind, id, {id}, {id}, {}, "", kNoNode});
     plan.group_of[id] = static_cast<int>(groups.size()) - 1;
     member_of[id] = {plan.group_of[id]};
   };
@@ -151,6 +215,44 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
     const NodeId id = *it;
     const Node& n = g.node(id);
     if (n.op->fusion == FusionKind::kSource) continue;
+    if (n.op->contraction != nullptr) {
+      std::vector<NodeId> readers = users[id];
+      std::sort(readers.begin(), readers.end());
+      readers.erase(std::unique(readers.begin(), readers.end()), readers.end());
+      std::vector<TensorType> in_types;
+      for (NodeId in : n.inputs) in_types.push_back(g.node(in).type);
+      absl::StatusOr<GemmProblem> problem = n.op->contraction(in_types, n.type, n.attrs);
+      std::string why;
+      int target = -1;
+      if (!problem.ok()) {
+        plan.refusals.push_back(absl::StrCat(describe(id), " runs its interpreter kernel: ",
+                                             problem.status().message()));
+        new_group(id, GroupKind::kLibrary);
+        continue;
+      }
+      if (readers.empty()) {
+        why = "-";
+      } else if (is_output[id]) {
+        why = "a program output: it is written to memory anyway";
+      } else {
+        why = EpilogueRefusal(g, id, readers, member_of, groups, *problem, target);
+      }
+      if (why.empty()) {
+        KernelGroup& group = groups[target];
+        group.kind = GroupKind::kContraction;
+        group.contraction = id;
+        group.nodes.push_back(id);
+        plan.group_of[id] = target;
+        member_of[id] = {target};
+        continue;
+      }
+      if (why != "-") {
+        plan.refusals.push_back(absl::StrCat(describe(id), " takes no epilogue: ", why));
+      }
+      new_group(id, GroupKind::kContraction);
+      groups.back().contraction = id;
+      continue;
+    }
     if (!JitCapable(n)) {
       new_group(id, GroupKind::kLibrary);
       continue;
@@ -175,6 +277,10 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
         const KernelGroup& reader = groups[target];
         if (reader.kind == GroupKind::kLibrary) {
           why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
+        } else if (reader.contraction != kNoNode &&
+                   std::count(users[id].begin(), users[id].end(), reader.contraction) > 0) {
+          why = absl::StrCat("its reader ", describe(reader.contraction),
+                             " is a GEMM, which reads its operands from memory");
         } else if (flat_reader != kNoNode) {
           why = absl::StrCat("read by position through ", describe(flat_reader),
                              ", which needs it in memory");
@@ -227,7 +333,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
       for (NodeId in : g.node(id).inputs) {
         const bool inside = std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
         const bool listed = std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
-        if (!inside && !listed && !IsInlineScalar(g.node(in))) group.inputs.push_back(in);
+        // A GEMM reads its operands from memory, even one-element ones.
+        const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction;
+        if (!inside && !listed && !inline_scalar) group.inputs.push_back(in);
       }
     }
     plan.groups.push_back(std::move(group));
@@ -249,7 +357,7 @@ std::string FusionPlan::ToString(const Graph& g) const {
   std::string out;
   for (size_t i = 0; i < groups.size(); ++i) {
     const KernelGroup& k = groups[i];
-    static constexpr const char* kKinds[] = {"jit", "library", "alias"};
+    static constexpr const char* kKinds[] = {"jit", "library", "alias", "contraction"};
     absl::StrAppend(&out, "k", i, " ", k.name, " ", kKinds[static_cast<int>(k.kind)], ": ",
                     ids(k.nodes));
     if (!k.inputs.empty()) absl::StrAppend(&out, " <- reads ", ids(k.inputs));

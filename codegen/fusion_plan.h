@@ -5,9 +5,11 @@
 // trip through memory); reductions are kernel roots that also take their
 // producers; sibling
 // elementwise kernels over the same loop that read a common input merge into
-// one kernel with several outputs (the input is read once); ops without a
-// JIT lowering (contractions, gathers, random numbers, ...) run their
-// interpreter kernel as a "library" step. Every refusal to fuse says why,
+// one kernel with several outputs (the input is read once); contractions
+// (ops with a `contraction` rule) are GEMM kernels that take the
+// elementwise chain reading their result as an epilogue; other ops without
+// a JIT lowering (gathers, random numbers, ...) run their interpreter
+// kernel as a "library" step. Every refusal to fuse says why,
 // and the plan prints as text that tests compare (KILN_EXPLAIN_FUSION=1
 // prints it when a program is compiled). The plan knows no op by name: it
 // reads each op's fusion kind, `lower` and `index_map`.
@@ -28,8 +30,10 @@ namespace kiln {
 
 // kJit: a fused LLVM kernel. kLibrary: the op's interpreter kernel.
 // kAlias: a reshape of a value in memory: no kernel, the same bytes under a
-// new shape.
-enum class GroupKind { kJit, kLibrary, kAlias };
+// new shape. kContraction: a JIT GEMM kernel for an op with a `contraction`
+// rule, with the elementwise chain that reads its result (bias, activation,
+// residual add) fused into its store as an epilogue.
+enum class GroupKind { kJit, kLibrary, kAlias, kContraction };
 
 struct KernelGroup {
   GroupKind kind = GroupKind::kJit;
@@ -38,6 +42,7 @@ struct KernelGroup {
   std::vector<NodeId> nodes;    // fused nodes, inputs before users
   std::vector<NodeId> inputs;   // values read from memory, in first-use order
   std::string name;             // kernel symbol, e.g. fused_dense_1_add_maximum_k3
+  NodeId contraction = kNoNode;  // kContraction: the GEMM node (root: its epilogue's end)
 };
 
 struct FusionPlan {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/buffer_plan.h"
+#include "codegen/gemm_emitter_internal.h"
 #include "codegen/jit_internal.h"
 #include "codegen/kernel_emitter_internal.h"
 #include "graph/status_macros.h"
@@ -17,10 +18,27 @@ namespace {
 // Elements of work per thread-pool task, at least.
 constexpr int64_t kElementsPerTask = 1 << 15;
 
+// Multiply-adds per thread-pool task of a GEMM, at least.
+constexpr int64_t kMultiplyAddsPerTask = 1 << 20;
+
 int64_t LoopElements(const KernelSchedule& s) {
   int64_t n = 1;
   for (int64_t d : s.dims) n *= d;
   return n;
+}
+
+// The calling thread's GEMM packing buffer, grown to `bytes` the first time
+// a kernel needs more and then reused: a steady-state run allocates nothing.
+char* ThreadScratch(int64_t bytes) {
+  thread_local std::unique_ptr<char, void (*)(void*)> buffer{nullptr, std::free};
+  thread_local int64_t size = 0;
+  if (size < bytes) {
+    const int64_t rounded = (bytes + 63) / 64 * 64;
+    buffer.reset(static_cast<char*>(std::aligned_alloc(64, rounded)));
+    KILN_CHECK_MSG(buffer != nullptr, "cannot allocate GEMM packing scratch");
+    size = rounded;
+  }
+  return buffer.get();
 }
 
 }  // namespace
@@ -49,8 +67,26 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       const int64_t per_item = LoopElements(schedule) / std::max<int64_t>(schedule.work_items, 1);
       step.grain = std::max<int64_t>(1, kElementsPerTask / std::max<int64_t>(per_item, 1));
       program->schedules_.push_back(std::move(schedule));
+      program->gemms_.emplace_back();
+    } else if (group.kind == GroupKind::kContraction) {
+      KILN_ASSIGN_OR_RETURN(GemmSchedule gemm, ScheduleGemm(g, group, jit->vector_bits()));
+      auto context = std::make_unique<llvm::LLVMContext>();
+      auto module = std::make_unique<llvm::Module>(gemm.name, *context);
+      KILN_RETURN_IF_ERROR(EmitGemmKernel(g, gemm, *module));
+      KILN_ASSIGN_OR_RETURN(
+          std::vector<void*> fns,
+          jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
+                       {gemm.name}));
+      step.gemm = reinterpret_cast<void (*)(char**, int64_t, int64_t, char*)>(fns[0]);
+      step.work_items = gemm.work_items;
+      step.scratch_bytes = gemm.scratch_bytes;
+      const int64_t per_item = gemm.flops() / 2 / std::max<int64_t>(gemm.work_items, 1);
+      step.grain = std::max<int64_t>(1, kMultiplyAddsPerTask / std::max<int64_t>(per_item, 1));
+      program->schedules_.emplace_back();
+      program->gemms_.push_back(std::move(gemm));
     } else {
       program->schedules_.emplace_back();
+      program->gemms_.emplace_back();
     }
     program->steps_.push_back(std::move(step));
   }
@@ -81,8 +117,9 @@ absl::Status JitProgram::PlanSlots() {
       slot_of_node_[group.root] = slot(g.node(group.root).inputs[0]);
       continue;
     }
-    const std::vector<NodeId>& reads =
-        step.kernel != nullptr ? group.inputs : g.node(group.root).inputs;
+    const std::vector<NodeId>& reads = step.kernel != nullptr || step.gemm != nullptr
+                                           ? group.inputs
+                                           : g.node(group.root).inputs;
     for (NodeId in : reads) step.slots.push_back(slot(in));
     step.num_inputs = static_cast<int>(step.slots.size());
     for (NodeId out : group.outputs) step.slots.push_back(slot(out));
@@ -158,6 +195,16 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
       }
       continue;
     }
+    if (step.gemm != nullptr) {
+      std::vector<char*> args;
+      for (int s : step.slots) args.push_back(ptr[s]);
+      auto* gemm = step.gemm;
+      char** a = args.data();
+      const int64_t scratch = step.scratch_bytes;
+      parallel_.For(step.work_items, step.grain,
+                    [&](int64_t b, int64_t e) { gemm(a, b, e, ThreadScratch(scratch)); });
+      continue;
+    }
     if (step.slots.empty()) continue;  // an alias
     const Node& n = g.node(plan_.groups[step.group].root);
     std::vector<Buffer> views;
@@ -182,15 +229,18 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
 
 int JitProgram::num_jit_kernels() const {
   int n = 0;
-  for (const Step& s : steps_) n += s.kernel != nullptr;
+  for (const Step& s : steps_) n += s.kernel != nullptr || s.gemm != nullptr;
   return n;
 }
 
 std::string JitProgram::ToString() const {
   std::string out = plan_.ToString(*graph_);
   for (size_t i = 0; i < schedules_.size(); ++i) {
-    if (plan_.groups[i].kind != GroupKind::kJit) continue;
-    absl::StrAppend(&out, "k", i, " ", schedules_[i].ToString(*graph_));
+    if (plan_.groups[i].kind == GroupKind::kJit) {
+      absl::StrAppend(&out, "k", i, " ", schedules_[i].ToString(*graph_));
+    } else if (plan_.groups[i].kind == GroupKind::kContraction) {
+      absl::StrAppend(&out, "k", i, " ", gemms_[i].ToString(*graph_));
+    }
   }
   absl::StrAppend(&out, "arena ", arena_bytes_, " bytes\n");
   return out;

@@ -1,11 +1,12 @@
-// A specialized program compiled for the JIT backend: fused kernels and
-// interpreter ("library") steps over planned buffers.
+// A specialized program compiled for the JIT backend: fused kernels, GEMM
+// kernels and interpreter ("library") steps over planned buffers.
 //
 // Build plans fusion, schedules and emits every JIT kernel (one LLVM module
 // each, compiled and cached by KernelJit), and places intermediate values in
 // one arena with the buffer planner. Run binds the feeds, runs the steps in
-// order (each kernel split over the thread pool by work items) and returns
-// the outputs.
+// order (each kernel split over the thread pool by work items; GEMM kernels
+// pack into a per-thread scratch buffer that grows once and is reused) and
+// returns the outputs.
 //
 //   KILN_ASSIGN_OR_RETURN(auto program, JitProgram::Build(specialized_graph, pool));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, program->Run(feeds));
@@ -21,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "codegen/fusion_plan.h"
+#include "codegen/gemm_schedule.h"
 #include "codegen/kernel_schedule.h"
 #include "graph/evaluate.h"
 #include "graph/graph.h"
@@ -46,6 +48,8 @@ class JitProgram {
   struct Step {
     int group = -1;
     void (*kernel)(char**, int64_t, int64_t) = nullptr;  // null: library step
+    void (*gemm)(char**, int64_t, int64_t, char*) = nullptr;  // a GEMM step instead
+    int64_t scratch_bytes = 0;  // per thread, for a GEMM step
     int64_t work_items = 0;
     int64_t grain = 1;
     std::vector<int> slots;  // values read, then the values written
@@ -60,6 +64,7 @@ class JitProgram {
   const Parallelism& parallel_;
   FusionPlan plan_;
   std::vector<KernelSchedule> schedules_;  // per group (empty for library groups)
+  std::vector<GemmSchedule> gemms_;        // per group (empty unless a GEMM)
   std::vector<Step> steps_;
   // Slots: one per value held in memory (fed, constant, intermediate, output).
   std::vector<NodeId> slot_node_;

@@ -30,11 +30,20 @@ class InlineVectorMath final : public VectorMath {
 
 class Emitter {
  public:
-  Emitter(const Graph& g, const KernelSchedule& s, llvm::Module& m)
-      : g_(g), s_(s), m_(m), ctx_(m.getContext()), b_(ctx_), math_(b_),
+  Emitter(const Graph& g, const KernelSchedule& s, llvm::Module& m, llvm::IRBuilder<>& b)
+      : g_(g), s_(s), m_(m), ctx_(m.getContext()), b_(b), math_(b_),
         w_(s.vector_width), i64_(llvm::Type::getInt64Ty(ctx_)) {}
 
   absl::Status Emit();
+  // Every value at the current indices; values standing for `given_node`
+  // are `given` instead of a load.
+  absl::StatusOr<std::vector<llvm::Value*>> Values(const std::vector<llvm::Value*>& idx,
+                                                   llvm::Value* j, llvm::Value* mask,
+                                                   NodeId given_node = kNoNode,
+                                                   llvm::Value* given = nullptr);
+  void SetBuffers(absl::Span<llvm::Value* const> buffers) {
+    buffers_.assign(buffers.begin(), buffers.end());
+  }
 
  private:
   using Body = std::function<absl::Status(llvm::Value* j, llvm::Value* mask)>;
@@ -70,9 +79,6 @@ class Emitter {
   // Stores output k.
   void StoreValue(int k, llvm::Value* value, llvm::Value* base, llvm::Value* j,
                   llvm::Value* mask);
-  // Every value at the current indices.
-  absl::StatusOr<std::vector<llvm::Value*>> Values(const std::vector<llvm::Value*>& idx,
-                                                   llvm::Value* j, llvm::Value* mask);
   absl::StatusOr<llvm::Value*> Combine(llvm::Value* acc, llvm::Value* v);
   absl::StatusOr<llvm::Value*> Identity(llvm::Type* type);
   absl::StatusOr<llvm::Value*> FoldLanes(llvm::Value* acc);
@@ -85,7 +91,7 @@ class Emitter {
   const KernelSchedule& s_;
   llvm::Module& m_;
   llvm::LLVMContext& ctx_;
-  llvm::IRBuilder<> b_;
+  llvm::IRBuilder<>& b_;
   InlineVectorMath math_;
   const int w_;
   llvm::Type* i64_;
@@ -221,10 +227,15 @@ void Emitter::StoreValue(int k, llvm::Value* value, llvm::Value* base, llvm::Val
 }
 
 absl::StatusOr<std::vector<llvm::Value*>> Emitter::Values(
-    const std::vector<llvm::Value*>& idx, llvm::Value* j, llvm::Value* mask) {
+    const std::vector<llvm::Value*>& idx, llvm::Value* j, llvm::Value* mask,
+    NodeId given_node, llvm::Value* given) {
   std::vector<llvm::Value*> v(s_.values.size());
   for (size_t i = 0; i < s_.values.size(); ++i) {
     const KernelValue& kv = s_.values[i];
+    if (kv.buffer >= 0 && kv.node == given_node) {
+      v[i] = given;
+      continue;
+    }
     if (kv.buffer >= 0) {
       v[i] = LoadValue(kv, Base(kv.at, idx), j, mask);
       continue;
@@ -411,7 +422,17 @@ absl::Status Emitter::Emit() {
 
 absl::Status EmitKernel(const Graph& graph, const KernelSchedule& schedule,
                         llvm::Module& module) {
-  return Emitter(graph, schedule, module).Emit();
+  llvm::IRBuilder<> builder(module.getContext());
+  return Emitter(graph, schedule, module, builder).Emit();
+}
+
+absl::StatusOr<std::vector<llvm::Value*>> EmitScheduleValues(
+    const Graph& graph, const KernelSchedule& schedule, llvm::IRBuilder<>& builder,
+    absl::Span<llvm::Value* const> buffers, const std::vector<llvm::Value*>& idx,
+    llvm::Value* j, llvm::Value* mask, NodeId given_node, llvm::Value* given) {
+  Emitter emitter(graph, schedule, *builder.GetInsertBlock()->getModule(), builder);
+  emitter.SetBuffers(buffers);
+  return emitter.Values(idx, j, mask, given_node, given);
 }
 
 }  // namespace kiln

@@ -17,6 +17,9 @@
 #include "absl/status/status.h"
 #include "codegen/kernel_schedule.h"
 #include "graph/graph.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/Module.h"
 
 namespace kiln {
@@ -24,6 +27,18 @@ namespace kiln {
 // Adds the kernel's function (named schedule.name) to `module`.
 absl::Status EmitKernel(const Graph& graph, const KernelSchedule& schedule,
                         llvm::Module& module);
+
+// Emits, at the builder's insertion point, every value of an elementwise
+// `schedule` at one vector position: `idx` holds the index of each loop
+// dimension but the innermost (null counts as 0), `j` the innermost index of
+// lane 0, `mask` the active lanes (null: all). `buffers` holds one pointer
+// per schedule buffer; loads of `given_node` yield `given` instead (a GEMM
+// epilogue passes its accumulators this way). Result: one vector per
+// schedule value, indexed like schedule.values.
+absl::StatusOr<std::vector<llvm::Value*>> EmitScheduleValues(
+    const Graph& graph, const KernelSchedule& schedule, llvm::IRBuilder<>& builder,
+    absl::Span<llvm::Value* const> buffers, const std::vector<llvm::Value*>& idx,
+    llvm::Value* j, llvm::Value* mask, NodeId given_node, llvm::Value* given);
 
 }  // namespace kiln
 

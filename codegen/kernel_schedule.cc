@@ -290,6 +290,35 @@ absl::StatusOr<KernelSchedule> ScheduleKernel(const Graph& g, const KernelGroup&
   return s;
 }
 
+absl::StatusOr<KernelSchedule> ScheduleEpilogue(const Graph& g, const KernelGroup& group,
+                                                int vector_width) {
+  if (group.contraction == kNoNode) return absl::InternalError("not a contraction group");
+  KernelSchedule s;
+  s.name = absl::StrCat(group.name, "_epilogue");
+  s.vector_width = vector_width;
+  s.buffers = group.inputs;
+  s.buffers.push_back(group.contraction);
+  s.num_inputs = static_cast<int>(s.buffers.size());
+  s.buffers.insert(s.buffers.end(), group.outputs.begin(), group.outputs.end());
+  s.dims = g.node(group.contraction).type.shape.dims();
+  const int rank = static_cast<int>(s.dims.size());
+  s.reduced.assign(rank, false);
+  KernelGroup epilogue = group;
+  epilogue.nodes.erase(std::remove(epilogue.nodes.begin(), epilogue.nodes.end(), group.contraction),
+                       epilogue.nodes.end());
+  ValueBuilder builder(g, epilogue, s, rank);
+  for (NodeId out : group.outputs) {
+    if (g.node(out).type.shape.dims() != s.dims) {
+      return absl::InternalError(absl::StrCat("epilogue output %", out, " has another shape"));
+    }
+    KILN_ASSIGN_OR_RETURN(int v, builder.Visit(out, Identity(rank)));
+    s.results.push_back(v);
+    s.result_dtypes.push_back(g.node(out).type.dtype);
+    s.stores.push_back(Flatten(Identity(rank), g.node(out).type.shape, rank));
+  }
+  return s;
+}
+
 namespace {
 
 std::string FormToString(const LinearForm& f) {

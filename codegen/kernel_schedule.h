@@ -73,6 +73,16 @@ absl::StatusOr<KernelSchedule> ScheduleKernel(const Graph& graph,
                                               const KernelGroup& group,
                                               int vector_width);
 
+// The epilogue of a contraction group (GroupKind::kContraction): the values
+// of group.outputs computed from the contraction's output, over a loop of
+// that output's dims exactly (no reordering, no collapsing). The
+// contraction's value is a load from its own buffer, a placeholder the GEMM
+// kernel replaces with its accumulators. Buffers: group.inputs, the
+// contraction, then group.outputs.
+absl::StatusOr<KernelSchedule> ScheduleEpilogue(const Graph& graph,
+                                                const KernelGroup& group,
+                                                int vector_width);
+
 }  // namespace kiln
 
 #endif  // KILN_CODEGEN_KERNEL_SCHEDULE_H_

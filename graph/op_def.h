@@ -107,6 +107,33 @@ using IndexMapFn = absl::StatusOr<IndexMap> (*)(const TensorType& input,
                                                 const TensorType& output,
                                                 const Attrs& attrs);
 
+// A contraction as a (batched) GEMM, so that the JIT's contraction kernels
+// (codegen/gemm_*) can run it without knowing the op:
+//   C[b][i][j] = sum_p A[b][i][p] * B[b][p][j],  i < m, j < n, p < k,
+// A = the op's input 0, B = input 1, C = its output, all f32 in row-major
+// buffers. Element offsets: A[b][i][p] at sum_d b_d * batch[d].a_stride +
+// i * lda + p (a_transposed: i + p * lda, A stored as [k, m]); B[b][p][j]
+// at ... + p * ldb + j (b_transposed: j * ldb + p, B stored as [n, k]);
+// C[b][i][j] at ... + i * ldc + j. A batch stride of 0 broadcasts that
+// operand. Convolutions can map onto it later (an implicit GEMM needs
+// A's offsets to come from the output position and the filter tap).
+//
+//   matmul f32[2,5,3] x f32[3,4] -> {batch {2: a 15, b 0, c 20}, m 5, n 4,
+//                                   k 3, lda 3, ldb 4, ldc 4}
+struct GemmBatchDim {
+  int64_t size = 1;
+  int64_t a_stride = 0, b_stride = 0, c_stride = 0;
+};
+struct GemmProblem {
+  std::vector<GemmBatchDim> batch;  // outermost first; may be empty
+  int64_t m = 0, n = 0, k = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  bool a_transposed = false, b_transposed = false;
+};
+using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorType> inputs,
+                                                      const TensorType& output,
+                                                      const Attrs& attrs);
+
 // How the conformance suite exercises an op (tests/ops/conformance_test.cc).
 struct TestInput {
   TensorType type;
@@ -145,6 +172,7 @@ struct OpDef {
   KernelFn interp = nullptr;   // Highway kernel, runtime-dispatched
   LowerFn lower = nullptr;     // JIT: elementwise body / reduction combiner
   IndexMapFn index_map = nullptr;  // JIT: index-map ops the JIT can fuse
+  ContractionFn contraction = nullptr;  // JIT: contractions run as a GEMM
   KernelFn reference = nullptr;  // plain scalar loops, for tests
   OpTests (*tests)() = nullptr;
 };

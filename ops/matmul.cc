@@ -123,6 +123,30 @@ absl::Status Interp(const KernelContext& ctx) {
   return absl::OkStatus();
 }
 
+// Batch dims broadcast: an operand whose batch dim is 1 (or missing) gets
+// stride 0 there.
+absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
+                                        const TensorType& output, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(MatMulDims d, DimsOf(inputs[0].shape, inputs[1].shape, attrs));
+  GemmProblem p{.m = d.m, .n = d.n, .k = d.k, .lda = d.ta ? d.m : d.k,
+                .ldb = d.tb ? d.k : d.n, .ldc = d.n, .a_transposed = d.ta,
+                .b_transposed = d.tb};
+  const int rank = d.batch.rank();
+  int64_t a_stride = d.m * d.k, b_stride = d.k * d.n, c_stride = d.m * d.n;
+  p.batch.resize(rank);
+  for (int i = rank - 1; i >= 0; --i) {
+    const int ia = i - (rank - d.batch_a.rank()), ib = i - (rank - d.batch_b.rank());
+    const int64_t na = ia >= 0 ? d.batch_a.dim(ia) : 1, nb = ib >= 0 ? d.batch_b.dim(ib) : 1;
+    p.batch[i] = {.size = d.batch.dim(i), .a_stride = na == 1 ? 0 : a_stride,
+                  .b_stride = nb == 1 ? 0 : b_stride, .c_stride = c_stride};
+    a_stride *= na;
+    b_stride *= nb;
+    c_stride *= d.batch.dim(i);
+  }
+  if (output.shape.rank() != rank + 2) return absl::InternalError("matmul: output rank");
+  return p;
+}
+
 absl::Status Reference(const KernelContext& ctx) {
   const Buffer& a = *ctx.inputs[0];
   const Buffer& b = *ctx.inputs[1];
@@ -221,6 +245,7 @@ const OpDef kMatMulOp = {
     .infer = Infer,
     .grad = Grad,
     .interp = Interp,
+    .contraction = Contraction,
     .reference = Reference,
     .tests = Tests,
 };

@@ -61,7 +61,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "k3 fused_neg_sqrt_k3 jit: %4 %5 <- reads %1\n"
                  "no: %1 (exp) not fused: read by 4 kernels: computed once\n"
                  "sibling: k4 merged into k3: both read %1\n"},
-        PlanCase{"contractions run their interpreter kernel",
+        PlanCase{"a contraction is a GEMM kernel that takes its reader as an epilogue",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
                  "%1:f32[8,3] = input() {dtype=f32, name=\"w\", shape=[8,3]}\n"
                  "%2:f32[4,8] = neg(%0)\n"
@@ -69,9 +69,9 @@ INSTANTIATE_TEST_SUITE_P(
                  "%4:f32[4,3] = tanh(%3)\n"
                  "return %4\n",
                  "k0 fused_neg_k0 jit: %2 <- reads %0\n"
-                 "k1 matmul_k1 library: %3 <- reads %2 %1\n"
-                 "k2 fused_tanh_k2 jit: %4 <- reads %3\n"
-                 "no: %2 (neg) not fused: its reader %3 (matmul) runs an interpreter kernel\n"},
+                 "k1 fused_matmul_tanh_k1 contraction: %3 %4 <- reads %2 %1\n"
+                 "no: %2 (neg) not fused: its reader %3 (matmul) is a GEMM, which reads its "
+                 "operands from memory\n"},
         PlanCase{"a broadcast producer is computed once, not once per use",
                  "%0:f32[16] = input() {dtype=f32, name=\"b\", shape=[16]}\n"
                  "%1:f32[4,16] = input() {dtype=f32, name=\"x\", shape=[4,16]}\n"

@@ -1,0 +1,371 @@
+// The GEMM kernel: work-item loop, cache blocking and the register-tiled
+// micro-kernel with its fused epilogue (packing is in gemm_packing.cc).
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "codegen/gemm_emitter_internal.h"
+#include "codegen/kernel_emitter_internal.h"
+#include "graph/status_macros.h"
+#include "llvm/IR/Constants.h"
+#include "llvm/IR/Verifier.h"
+
+namespace kiln {
+namespace {
+
+// Depth steps per iteration of the micro-kernel's main loop.
+constexpr int kUnroll = 4;
+
+class GemmEmitter {
+ public:
+  GemmEmitter(const Graph& g, const GemmSchedule& s, llvm::Module& m)
+      : g_(g),
+        s_(s),
+        m_(m),
+        ir_(m),
+        b_(ir_.b()),
+        ptr_(llvm::PointerType::get(m.getContext(), 0)),
+        i64_(llvm::Type::getInt64Ty(m.getContext())) {}
+
+  absl::Status Emit();
+
+ private:
+  // void micro(ptr pa, ptr pb, i64 kc, ptr c, i64 cols, i1 first, i1 last,
+  //            ptr buffers, i64 batch, i64 row, i64 col):
+  // C[0..rows)[0..cols) (+)= A panel x B panel, `rows` x `vectors` of
+  // accumulators; `first`: C is not read; `last`: the epilogue runs.
+  absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors);
+  // The epilogue's values for accumulator `acc` at (batch indices, row, col).
+  absl::StatusOr<llvm::Value*> Epilogue(llvm::Value* buffers, const std::vector<llvm::Value*>& idx,
+                                        llvm::Value* col, llvm::Value* mask, llvm::Value* acc);
+  // The kernel's body for the items [w, group_end) of one column tile.
+  absl::Status ColumnTile(llvm::Value* w, llvm::Value* group_end, llvm::Value* scratch);
+
+  const Graph& g_;
+  const GemmSchedule& s_;
+  llvm::Module& m_;
+  GemmIr ir_;
+  llvm::IRBuilder<>& b_;
+  llvm::PointerType* ptr_;
+  llvm::Type* i64_;
+  llvm::Function* fn_ = nullptr;
+  std::vector<llvm::Value*> buffers_;
+  // Micro-kernels by [rows == mr][vectors - 1] (those that can occur).
+  std::vector<llvm::Function*> micro_[2];
+};
+
+absl::StatusOr<llvm::Value*> GemmEmitter::Epilogue(llvm::Value* buffers,
+                                                   const std::vector<llvm::Value*>& idx,
+                                                   llvm::Value* col, llvm::Value* mask,
+                                                   llvm::Value* acc) {
+  const KernelSchedule& e = s_.epilogue;
+  // The epilogue's buffers are the kernel's plus the contraction's own
+  // after the inputs, a placeholder never loaded (`acc` stands for it).
+  std::vector<llvm::Value*> pointers;
+  const int inputs = e.num_inputs - 1;
+  for (int k = 0; k < static_cast<int>(e.buffers.size()); ++k) {
+    const int kernel_index = k < inputs ? k : k == inputs ? s_.num_inputs : k - 1;
+    pointers.push_back(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, buffers, ir_.I64(kernel_index))));
+  }
+  KILN_ASSIGN_OR_RETURN(
+      std::vector<llvm::Value*> values,
+      EmitScheduleValues(g_, e, b_, pointers, idx, col, mask, s_.contraction, acc));
+  return values[e.results[0]];
+}
+
+absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors) {
+  llvm::LLVMContext& ctx = m_.getContext();
+  auto* type = llvm::FunctionType::get(
+      llvm::Type::getVoidTy(ctx),
+      {ptr_, ptr_, i64_, ptr_, i64_, b_.getInt1Ty(), b_.getInt1Ty(), ptr_, i64_, i64_, i64_},
+      false);
+  llvm::Function* fn =
+      llvm::Function::Create(type, llvm::Function::InternalLinkage,
+                             absl::StrCat(s_.name, "_micro_", rows, "x", vectors), m_);
+  fn->addFnAttr(llvm::Attribute::NoUnwind);
+  fn->addFnAttr(llvm::Attribute::NoInline);
+  llvm::IRBuilderBase::InsertPointGuard guard(b_);
+  b_.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  llvm::Value *pa = fn->getArg(0), *pb = fn->getArg(1), *kc = fn->getArg(2), *c = fn->getArg(3);
+  llvm::Value *cols = fn->getArg(4), *first = fn->getArg(5), *last = fn->getArg(6);
+  const int lanes = s_.lanes, mr = s_.mr, nr = s_.nr;
+  llvm::Type* vec = ir_.F32s(lanes);
+  llvm::Function* fma = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
+
+  // acc[r][v] += A[p][r] * B[p][v]: `steps` depths per trip of a loop over
+  // [begin, end), accumulators carried in phis.
+  std::vector<llvm::Value*> acc(rows * vectors, llvm::Constant::getNullValue(vec));
+  auto k_loop = [&](llvm::Value* begin, llvm::Value* end, int steps) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx, "kloop", fn);
+    llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "kbody", fn);
+    llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "kexit", fn);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode* p = b_.CreatePHI(i64_, 2);
+    p->addIncoming(begin, pre);
+    std::vector<llvm::PHINode*> phis;
+    for (llvm::Value*& a : acc) {
+      phis.push_back(b_.CreatePHI(vec, 2));
+      phis.back()->addIncoming(a, pre);
+      a = phis.back();
+    }
+    b_.CreateCondBr(b_.CreateICmpSLE(b_.CreateAdd(p, ir_.I64(steps)), end), body, exit);
+    b_.SetInsertPoint(body);
+    for (int u = 0; u < steps; ++u) {
+      llvm::Value* depth = b_.CreateAdd(p, ir_.I64(u));
+      llvm::Value* a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
+      llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(nr)));
+      std::vector<llvm::Value*> bv;
+      for (int v = 0; v < vectors; ++v) {
+        bv.push_back(
+            b_.CreateAlignedLoad(vec, ir_.At(b_row, ir_.I64(v * lanes)), llvm::Align(4 * lanes)));
+      }
+      for (int r = 0; r < rows; ++r) {
+        llvm::Value* a = b_.CreateVectorSplat(
+            lanes, b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r)), llvm::Align(4)));
+        for (int v = 0; v < vectors; ++v) {
+          llvm::Value*& x = acc[r * vectors + v];
+          x = b_.CreateCall(fma, {a, bv[v], x});
+        }
+      }
+    }
+    for (size_t i = 0; i < acc.size(); ++i) phis[i]->addIncoming(acc[i], b_.GetInsertBlock());
+    p->addIncoming(b_.CreateAdd(p, ir_.I64(steps)), b_.GetInsertBlock());
+    b_.CreateBr(header);
+    b_.SetInsertPoint(exit);
+    for (size_t i = 0; i < acc.size(); ++i) acc[i] = phis[i];
+    return p;
+  };
+  llvm::Value* p = k_loop(ir_.I64(0), kc, kUnroll);
+  k_loop(p, kc, 1);
+
+  // C (+)= acc, with the last vector masked to `cols`: C is read unless
+  // this is the first depth block.
+  std::vector<llvm::Value*> masks(vectors, nullptr);
+  masks[vectors - 1] = ir_.FirstN(lanes, b_.CreateSub(cols, ir_.I64((vectors - 1) * lanes)));
+  auto where = [&](int r, int v) { return ir_.At(c, ir_.I64(r * s_.ldc + v * lanes)); };
+  llvm::BasicBlock* before = b_.GetInsertBlock();
+  llvm::BasicBlock* add = llvm::BasicBlock::Create(ctx, "add", fn);
+  llvm::BasicBlock* added = llvm::BasicBlock::Create(ctx, "added", fn);
+  b_.CreateCondBr(first, added, add);
+  b_.SetInsertPoint(add);
+  std::vector<llvm::Value*> sums(acc.size());
+  for (int r = 0; r < rows; ++r) {
+    for (int v = 0; v < vectors; ++v) {
+      llvm::Value* old = nullptr;
+      if (masks[v] == nullptr) {
+        old = b_.CreateAlignedLoad(vec, where(r, v), llvm::Align(4));
+      } else {
+        old = b_.CreateMaskedLoad(vec, where(r, v), llvm::Align(4), masks[v],
+                                  llvm::Constant::getNullValue(vec));
+      }
+      sums[r * vectors + v] = b_.CreateFAdd(old, acc[r * vectors + v]);
+    }
+  }
+  b_.CreateBr(added);
+  b_.SetInsertPoint(added);
+  std::vector<llvm::Value*> out(acc.size());
+  for (size_t i = 0; i < acc.size(); ++i) {
+    llvm::PHINode* phi = b_.CreatePHI(vec, 2);
+    phi->addIncoming(acc[i], before);
+    phi->addIncoming(sums[i], add);
+    out[i] = phi;
+  }
+  auto store = [&](const std::vector<llvm::Value*>& values) {
+    for (int r = 0; r < rows; ++r) {
+      for (int v = 0; v < vectors; ++v) {
+        if (masks[v] == nullptr) {
+          b_.CreateAlignedStore(values[r * vectors + v], where(r, v), llvm::Align(4));
+        } else {
+          b_.CreateMaskedStore(values[r * vectors + v], where(r, v), llvm::Align(4), masks[v]);
+        }
+      }
+    }
+  };
+  if (!s_.has_epilogue) {
+    store(out);
+    b_.CreateRetVoid();
+    return fn;
+  }
+  llvm::BasicBlock* plain = llvm::BasicBlock::Create(ctx, "plain", fn);
+  llvm::BasicBlock* fused = llvm::BasicBlock::Create(ctx, "epilogue", fn);
+  b_.CreateCondBr(last, fused, plain);
+  b_.SetInsertPoint(plain);
+  store(out);
+  b_.CreateRetVoid();
+  b_.SetInsertPoint(fused);
+  // Loop indices of the epilogue: batch dims, then the row.
+  const int nb = static_cast<int>(s_.batch.size());
+  std::vector<llvm::Value*> idx(nb + 2, nullptr);
+  llvm::Value* batch = fn->getArg(8);
+  for (int d = nb - 1; d >= 0; --d) {
+    idx[d] = d == 0 ? batch : b_.CreateSRem(batch, ir_.I64(s_.batch[d]));
+    if (d > 0) batch = b_.CreateSDiv(batch, ir_.I64(s_.batch[d]));
+  }
+  for (int r = 0; r < rows; ++r) {
+    idx[nb] = b_.CreateAdd(fn->getArg(9), ir_.I64(r));
+    for (int v = 0; v < vectors; ++v) {
+      llvm::Value* col = b_.CreateAdd(fn->getArg(10), ir_.I64(v * lanes));
+      KILN_ASSIGN_OR_RETURN(out[r * vectors + v],
+                            Epilogue(fn->getArg(7), idx, col, masks[v], out[r * vectors + v]));
+    }
+  }
+  store(out);
+  b_.CreateRetVoid();
+  return fn;
+}
+
+absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llvm::Value* scratch) {
+  const int64_t mt = s_.m_tiles, nt = s_.n_tiles;
+  llvm::Value* group = b_.CreateSDiv(w, ir_.I64(mt));
+  llvm::Value* batch = b_.CreateSDiv(group, ir_.I64(nt));
+  llvm::Value* jt = b_.CreateSRem(group, ir_.I64(nt));
+  llvm::Value* first_it = b_.CreateSRem(w, ir_.I64(mt));
+  llvm::Value* last_it = b_.CreateAdd(first_it, b_.CreateSub(group_end, w));
+  // Element offsets of this batch matrix in A, B and C.
+  llvm::Value *a_off = ir_.I64(0), *b_off = ir_.I64(0), *c_off = ir_.I64(0);
+  llvm::Value* rest = batch;
+  for (int d = static_cast<int>(s_.batch.size()) - 1; d >= 0; --d) {
+    llvm::Value* i = b_.CreateSRem(rest, ir_.I64(s_.batch[d]));
+    rest = b_.CreateSDiv(rest, ir_.I64(s_.batch[d]));
+    a_off = b_.CreateAdd(a_off, b_.CreateMul(i, ir_.I64(s_.a_batch[d])));
+    b_off = b_.CreateAdd(b_off, b_.CreateMul(i, ir_.I64(s_.b_batch[d])));
+    c_off = b_.CreateAdd(c_off, b_.CreateMul(i, ir_.I64(s_.c_batch[d])));
+  }
+  llvm::Value* a = ir_.At(buffers_[s_.a_buffer], a_off);
+  llvm::Value* bm = ir_.At(buffers_[s_.b_buffer], b_off);
+  llvm::Value* c = ir_.At(buffers_[s_.num_inputs], c_off);
+  llvm::Value* pa = scratch;
+  llvm::Value* pb =
+      b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64((s_.mr * s_.kc * 4 + 63) / 64 * 64));
+  llvm::Value* j0 = b_.CreateMul(jt, ir_.I64(s_.nc));
+  llvm::Value* cols = ir_.Min(ir_.I64(s_.nc), b_.CreateSub(ir_.I64(s_.n), j0));
+  llvm::Value* panels = b_.CreateSDiv(b_.CreateAdd(cols, ir_.I64(s_.nr - 1)), ir_.I64(s_.nr));
+
+  // do { one kc block } while (p0 < k): K = 0 still stores zeros.
+  llvm::LLVMContext& ctx = m_.getContext();
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  llvm::BasicBlock* block = llvm::BasicBlock::Create(ctx, "kblock", fn_);
+  llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "kdone", fn_);
+  b_.CreateBr(block);
+  b_.SetInsertPoint(block);
+  llvm::PHINode* p0 = b_.CreatePHI(i64_, 2);
+  p0->addIncoming(ir_.I64(0), pre);
+  llvm::Value* kc = ir_.Min(ir_.I64(s_.kc), b_.CreateSub(ir_.I64(s_.k), p0));
+  llvm::Value* next = b_.CreateAdd(p0, kc);
+  llvm::Value* is_first = b_.CreateICmpEQ(p0, ir_.I64(0));
+  llvm::Value* is_last = b_.CreateICmpSGE(next, ir_.I64(s_.k));
+  KILN_RETURN_IF_ERROR(EmitPackB(ir_, fn_, s_, bm, j0, cols, p0, kc, pb));
+  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, first_it, last_it, 1, [&](llvm::Value* it) {
+    llvm::Value* i0 = b_.CreateMul(it, ir_.I64(s_.mc));
+    llvm::Value* tile_rows = ir_.Min(ir_.I64(s_.mc), b_.CreateSub(ir_.I64(s_.m), i0));
+    llvm::Value* row_panels =
+        b_.CreateSDiv(b_.CreateAdd(tile_rows, ir_.I64(s_.mr - 1)), ir_.I64(s_.mr));
+    return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
+      llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
+      llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
+      KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+      llvm::Value* full_rows = b_.CreateICmpEQ(rows, ir_.I64(s_.mr));
+      return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
+        llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));
+        llvm::Value* width =
+            ir_.Min(ir_.I64(s_.nr), b_.CreateSub(cols, b_.CreateMul(jp, ir_.I64(s_.nr))));
+        llvm::Value* vectors =
+            b_.CreateSDiv(b_.CreateAdd(width, ir_.I64(s_.lanes - 1)), ir_.I64(s_.lanes));
+        llvm::Value* args[] = {
+            pa,      ir_.At(pb, b_.CreateMul(b_.CreateMul(jp, kc), ir_.I64(s_.nr))),
+            kc,      ir_.At(c, b_.CreateAdd(b_.CreateMul(row0, ir_.I64(s_.ldc)), col)),
+            width,   is_first,
+            is_last, fn_->getArg(0),
+            batch,   row0,
+            col};
+        // One call site per tile shape that can occur.
+        llvm::Value* which =
+            b_.CreateAdd(b_.CreateMul(b_.CreateZExt(full_rows, i64_), ir_.I64(s_.nr / s_.lanes)),
+                         b_.CreateSub(vectors, ir_.I64(1)));
+        llvm::BasicBlock* after = llvm::BasicBlock::Create(ctx, "micro_done", fn_);
+        llvm::SwitchInst* sw = b_.CreateSwitch(which, after, 4);
+        for (int fr = 0; fr < 2; ++fr) {
+          for (size_t v = 0; v < micro_[fr].size(); ++v) {
+            if (micro_[fr][v] == nullptr) continue;
+            llvm::BasicBlock* call = llvm::BasicBlock::Create(ctx, "micro", fn_);
+            sw->addCase(b_.getInt64(fr * (s_.nr / s_.lanes) + static_cast<int64_t>(v)), call);
+            b_.SetInsertPoint(call);
+            b_.CreateCall(micro_[fr][v], args);
+            b_.CreateBr(after);
+          }
+        }
+        b_.SetInsertPoint(after);
+        return absl::OkStatus();
+      });
+    });
+  }));
+  p0->addIncoming(next, b_.GetInsertBlock());
+  b_.CreateCondBr(b_.CreateICmpSLT(next, ir_.I64(s_.k)), block, done);
+  b_.SetInsertPoint(done);
+  return absl::OkStatus();
+}
+
+absl::Status GemmEmitter::Emit() {
+  llvm::LLVMContext& ctx = m_.getContext();
+  // The tile shapes that occur: full panels; a last row panel of m % mr
+  // rows; the last column panel of each column tile, with fewer vectors.
+  const int vectors = s_.nr / s_.lanes;
+  std::vector<bool> used(vectors, false);
+  for (int64_t tile_cols : {std::min(s_.nc, s_.n), s_.n - (s_.n_tiles - 1) * s_.nc}) {
+    if (tile_cols >= s_.nr) used[vectors - 1] = true;
+    if (tile_cols % s_.nr != 0) used[(tile_cols % s_.nr + s_.lanes - 1) / s_.lanes - 1] = true;
+  }
+  const int row_options[2] = {static_cast<int>(s_.m % s_.mr), s_.mr};
+  for (int fr = 0; fr < 2; ++fr) {
+    micro_[fr].assign(vectors, nullptr);
+    for (int v = 0; v < vectors; ++v) {
+      if (row_options[fr] == 0 || !used[v] || s_.n == 0) continue;
+      KILN_ASSIGN_OR_RETURN(micro_[fr][v], MicroKernel(row_options[fr], v + 1));
+    }
+  }
+
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr_, i64_, i64_, ptr_}, false);
+  fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, s_.name, m_);
+  fn_->addFnAttr(llvm::Attribute::NoUnwind);
+  b_.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn_));
+  for (size_t k = 0; k < s_.buffers.size(); ++k) {
+    buffers_.push_back(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, fn_->getArg(0), ir_.I64(k))));
+  }
+  // while (w < end): the items of one column tile from w on.
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx, "items", fn_);
+  llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "tile", fn_);
+  llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "exit", fn_);
+  b_.CreateBr(header);
+  b_.SetInsertPoint(header);
+  llvm::PHINode* w = b_.CreatePHI(i64_, 2);
+  w->addIncoming(fn_->getArg(1), pre);
+  b_.CreateCondBr(b_.CreateICmpSLT(w, fn_->getArg(2)), body, exit);
+  b_.SetInsertPoint(body);
+  llvm::Value* group_end = ir_.Min(
+      fn_->getArg(2), b_.CreateMul(b_.CreateAdd(b_.CreateSDiv(w, ir_.I64(s_.m_tiles)), ir_.I64(1)),
+                                   ir_.I64(s_.m_tiles)));
+  KILN_RETURN_IF_ERROR(ColumnTile(w, group_end, fn_->getArg(3)));
+  w->addIncoming(group_end, b_.GetInsertBlock());
+  b_.CreateBr(header);
+  b_.SetInsertPoint(exit);
+  b_.CreateRetVoid();
+
+  std::string problems;
+  llvm::raw_string_ostream os(problems);
+  if (llvm::verifyModule(m_, &os)) {
+    return absl::InternalError(absl::StrCat("GEMM kernel ", s_.name, " is malformed: ", problems));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status EmitGemmKernel(const Graph& graph, const GemmSchedule& schedule,
+                            llvm::Module& module) {
+  return GemmEmitter(graph, schedule, module).Emit();
+}
+
+}  // namespace kiln

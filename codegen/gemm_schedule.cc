@@ -1,0 +1,171 @@
+#include "codegen/gemm_schedule.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "graph/status_macros.h"
+
+namespace kiln {
+namespace {
+
+// Cache budgets (bytes): a packed B block (kc x nc) stays in L2 while every
+// A panel of a tile streams past it; an A panel (mr x kc) and a B panel
+// row stay in L1.
+constexpr int64_t kL2BlockBytes = 512 * 1024;
+constexpr int64_t kMaxKc = 256;
+constexpr int64_t kMaxMc = 256;
+// Fewer work items than this leave threads idle on a mid-sized GEMM.
+constexpr int64_t kMinWorkItems = 8;
+
+int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
+
+// Every access of the kernel as coefficients over the loop [batch..., m, n].
+struct Forms {
+  std::vector<std::vector<int64_t>*> all;
+};
+
+void EraseDim(const Forms& forms, size_t d) {
+  for (std::vector<int64_t>* f : forms.all) f->erase(f->begin() + static_cast<int64_t>(d));
+}
+
+}  // namespace
+
+int64_t GemmSchedule::flops() const {
+  int64_t b = 1;
+  for (int64_t d : batch) b *= d;
+  return 2 * b * m * n * k;
+}
+
+absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& group,
+                                          int vector_bits) {
+  if (group.contraction == kNoNode || g.node(group.contraction).op->contraction == nullptr) {
+    return absl::InternalError("ScheduleGemm: not a contraction group");
+  }
+  const Node& c = g.node(group.contraction);
+  std::vector<TensorType> in_types;
+  for (NodeId in : c.inputs) in_types.push_back(g.node(in).type);
+  KILN_ASSIGN_OR_RETURN(GemmProblem p, c.op->contraction(in_types, c.type, c.attrs));
+
+  GemmSchedule s;
+  s.name = group.name;
+  s.contraction = group.contraction;
+  s.buffers = group.inputs;
+  s.num_inputs = static_cast<int>(group.inputs.size());
+  s.buffers.insert(s.buffers.end(), group.outputs.begin(), group.outputs.end());
+  if (group.outputs.size() != 1) return absl::InternalError("a GEMM kernel writes one value");
+  auto find = [&](NodeId id) {
+    return static_cast<int>(std::find(s.buffers.begin(), s.buffers.begin() + s.num_inputs, id) -
+                            s.buffers.begin());
+  };
+  s.a_buffer = find(c.inputs[0]);
+  s.b_buffer = find(c.inputs[1]);
+  if (s.a_buffer >= s.num_inputs || s.b_buffer >= s.num_inputs) {
+    return absl::InternalError("GEMM operands are not kernel inputs");
+  }
+
+  s.m = p.m;
+  s.n = p.n;
+  s.k = p.k;
+  s.a_row = p.a_transposed ? 1 : p.lda;
+  s.a_col = p.a_transposed ? p.lda : 1;
+  s.b_row = p.b_transposed ? 1 : p.ldb;
+  s.b_col = p.b_transposed ? p.ldb : 1;
+  s.ldc = p.ldc;
+  for (const GemmBatchDim& d : p.batch) {
+    s.batch.push_back(d.size);
+    s.a_batch.push_back(d.a_stride);
+    s.b_batch.push_back(d.b_stride);
+    s.c_batch.push_back(d.c_stride);
+  }
+
+  // Fold batch dims away where every access allows it (Dense on a
+  // sequence: [N, T, K] x [K, F] is one GEMM of N * T rows).
+  std::vector<int64_t> fa = s.a_batch, fb = s.b_batch, fc = s.c_batch;
+  fa.insert(fa.end(), {s.a_row, 0});
+  fb.insert(fb.end(), {0, s.b_col});
+  fc.insert(fc.end(), {s.ldc, 1});
+  Forms forms{{&fa, &fb, &fc}};
+  if (group.nodes.size() > 1) {
+    KILN_ASSIGN_OR_RETURN(s.epilogue, ScheduleEpilogue(g, group, std::max(4, vector_bits / 32)));
+    s.has_epilogue = true;
+    for (KernelValue& v : s.epilogue.values) {
+      if (v.buffer >= 0) forms.all.push_back(&v.at.coeff);
+    }
+    for (LinearForm& f : s.epilogue.stores) forms.all.push_back(&f.coeff);
+    if (s.epilogue.stores[0].coeff != fc || s.epilogue.result_dtypes[0] != DType::kF32) {
+      return absl::InternalError("the epilogue does not store where the GEMM does");
+    }
+  }
+  for (size_t d = 0; d < s.batch.size();) {
+    if (s.batch[d] == 1) {
+      EraseDim(forms, d);
+      s.batch.erase(s.batch.begin() + static_cast<int64_t>(d));
+    } else {
+      ++d;
+    }
+  }
+  while (!s.batch.empty()) {
+    const size_t d = s.batch.size() - 1, rows = d + 1;
+    bool fold = true;
+    for (const std::vector<int64_t>* f : forms.all) fold = fold && (*f)[d] == (*f)[rows] * s.m;
+    if (!fold) break;
+    s.m *= s.batch[d];
+    EraseDim(forms, d);
+    s.batch.pop_back();
+  }
+  const size_t nb = s.batch.size();
+  s.a_batch.assign(fa.begin(), fa.begin() + static_cast<int64_t>(nb));
+  s.b_batch.assign(fb.begin(), fb.begin() + static_cast<int64_t>(nb));
+  s.c_batch.assign(fc.begin(), fc.begin() + static_cast<int64_t>(nb));
+  if (s.has_epilogue) {
+    s.epilogue.dims = s.batch;
+    s.epilogue.dims.insert(s.epilogue.dims.end(), {s.m, s.n});
+    s.epilogue.reduced.assign(s.epilogue.dims.size(), false);
+  }
+
+  // Register tile: with 32 vector registers, 8 x 3 vectors of accumulators
+  // (24 FMAs per step, 11 loads, 3 registers of B, A broadcast from memory);
+  // with 16, 6 x 2.
+  s.lanes = std::max(4, vector_bits / 32);
+  const bool wide = vector_bits >= 512;
+  s.mr = wide ? 8 : 6;
+  s.nr = s.lanes * (wide ? 3 : 2);
+
+  int64_t batches = 1;
+  for (int64_t d : s.batch) batches *= d;
+  s.kc = std::max<int64_t>(1, CeilDiv(s.k, CeilDiv(std::max<int64_t>(s.k, 1), kMaxKc)));
+  const int64_t nc_max = std::max<int64_t>(s.nr, kL2BlockBytes / (s.kc * 4));
+  // Column tiles of equal width in vectors (their last panels may be narrow).
+  s.nc = RoundUp(std::max<int64_t>(1, CeilDiv(s.n, std::max<int64_t>(1, CeilDiv(s.n, nc_max)))),
+                 s.lanes);
+  s.n_tiles = CeilDiv(s.n, s.nc);
+  const int64_t mc_max = kMaxMc / s.mr * s.mr;
+  int64_t m_tiles = std::max(CeilDiv(s.m, mc_max),
+                             CeilDiv(kMinWorkItems, std::max<int64_t>(1, batches * s.n_tiles)));
+  m_tiles = std::max<int64_t>(1, std::min(m_tiles, CeilDiv(s.m, s.mr)));
+  s.mc = RoundUp(std::max<int64_t>(1, CeilDiv(s.m, m_tiles)), s.mr);
+  s.m_tiles = CeilDiv(s.m, s.mc);
+  s.work_items = batches * s.n_tiles * s.m_tiles;
+  s.scratch_bytes = RoundUp(s.mr * s.kc * 4, 64) + RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
+  return s;
+}
+
+std::string GemmSchedule::ToString(const Graph& g) const {
+  std::string out = "gemm [";
+  for (int64_t d : batch) absl::StrAppend(&out, d, " x ");
+  absl::StrAppend(&out, m, " x ", n, " x ", k, "] a %", buffers[a_buffer], " (", a_row, ", ", a_col,
+                  ") b %", buffers[b_buffer], " (", b_row, ", ", b_col, ") c (", ldc, ", 1)");
+  if (!batch.empty()) {
+    absl::StrAppend(&out, " batch strides a (", absl::StrJoin(a_batch, ", "), ") b (",
+                    absl::StrJoin(b_batch, ", "), ") c (", absl::StrJoin(c_batch, ", "), ")");
+  }
+  absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
+                  " kc ", kc, " work ", work_items, " scratch ", scratch_bytes, "\n");
+  if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
+  return out;
+}
+
+}  // namespace kiln
