@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "layers/keras_object.h"
+#include "layers/layer_args.h"
 #include "layers/layer_registry.h"
 #include "nlohmann/json.hpp"
 #include "ops/ops.h"
@@ -62,45 +63,21 @@ namespace kiln {
 absl::StatusOr<std::shared_ptr<Layer>> DenseFromConfig(const nlohmann::json& config) {
   KerasObject object{"Dense", config};
   KerasArgs args(object, "layer");
-  DenseOptions options;
-  KILN_ASSIGN_OR_RETURN(options.name, args.String("name", ""));
-  args.Ignore("trainable");
-  args.Ignore("dtype");
+  DenseOptions o;
+  KILN_ASSIGN_OR_RETURN(o.name, BaseLayerArgs(args));
   const nlohmann::json units = args.Raw("units");
   if (!units.is_number_integer()) return args.ArgError("units", "must be an integer");
-  KILN_ASSIGN_OR_RETURN(options.activation, args.String("activation", "linear"));
-  const nlohmann::json use_bias = args.Raw("use_bias");
-  if (!use_bias.is_null()) {
-    if (!use_bias.is_boolean()) return args.ArgError("use_bias", "must be true or false");
-    options.use_bias = use_bias.get<bool>();
-  }
-  auto initializer = [&](absl::string_view key, const char* fallback)
-      -> absl::StatusOr<InitializerPtr> {
-    const nlohmann::json j = args.Raw(key);
-    return InitializerFromConfig(j.is_null() ? nlohmann::json(fallback) : j);
-  };
-  KILN_ASSIGN_OR_RETURN(options.kernel_initializer,
-                        initializer("kernel_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(options.bias_initializer, initializer("bias_initializer", "zeros"));
-  auto regularizer = [&](absl::string_view key) -> absl::StatusOr<Regularizer> {
-    const nlohmann::json j = args.Raw(key);
-    if (j.is_null()) return Regularizer();
-    return RegularizerFromConfig(j);
-  };
-  KILN_ASSIGN_OR_RETURN(options.kernel_regularizer, regularizer("kernel_regularizer"));
-  KILN_ASSIGN_OR_RETURN(options.bias_regularizer, regularizer("bias_regularizer"));
-  KILN_ASSIGN_OR_RETURN(options.activity_regularizer, regularizer("activity_regularizer"));
-  auto constraint = [&](absl::string_view key) -> absl::StatusOr<Constraint> {
-    const nlohmann::json j = args.Raw(key);
-    if (j.is_null()) return Constraint();
-    return ConstraintFromConfig(j);
-  };
-  KILN_ASSIGN_OR_RETURN(options.kernel_constraint, constraint("kernel_constraint"));
-  KILN_ASSIGN_OR_RETURN(options.bias_constraint, constraint("bias_constraint"));
-  KILN_RETURN_IF_ERROR(args.CheckNoneLeft());
-  auto layer = std::make_shared<Dense>(units.get<int64_t>(), std::move(options));
-  KILN_RETURN_IF_ERROR(layer->config_status());
-  return layer;
+  KILN_ASSIGN_OR_RETURN(o.activation, args.String("activation", "linear"));
+  KILN_ASSIGN_OR_RETURN(o.use_bias, BoolArg(args, "use_bias", true));
+  KILN_ASSIGN_OR_RETURN(o.kernel_initializer,
+                        InitializerArg(args, "kernel_initializer", "glorot_uniform"));
+  KILN_ASSIGN_OR_RETURN(o.bias_initializer, InitializerArg(args, "bias_initializer", "zeros"));
+  KILN_ASSIGN_OR_RETURN(o.kernel_regularizer, RegularizerArg(args, "kernel_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, RegularizerArg(args, "bias_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, RegularizerArg(args, "activity_regularizer"));
+  KILN_ASSIGN_OR_RETURN(o.kernel_constraint, ConstraintArg(args, "kernel_constraint"));
+  KILN_ASSIGN_OR_RETURN(o.bias_constraint, ConstraintArg(args, "bias_constraint"));
+  return FinishLayerConfig<Dense>(args, units.get<int64_t>(), std::move(o));
 }
 
 }  // namespace kiln
