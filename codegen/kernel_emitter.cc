@@ -82,6 +82,9 @@ class Emitter {
   absl::StatusOr<llvm::Value*> Combine(llvm::Value* acc, llvm::Value* v);
   absl::StatusOr<llvm::Value*> Identity(llvm::Type* type);
   absl::StatusOr<llvm::Value*> FoldLanes(llvm::Value* acc);
+  // A vector accumulator in the entry block (promoted to a register by the
+  // optimizer), set to the reduction's identity here.
+  absl::StatusOr<llvm::AllocaInst*> Accumulator(llvm::Type* type);
 
   absl::Status EmitElementwise(llvm::Value* w);
   absl::Status EmitRowReduce(llvm::Value* w);
@@ -297,6 +300,18 @@ absl::StatusOr<llvm::Value*> Emitter::FoldLanes(llvm::Value* acc) {
   return acc;
 }
 
+absl::StatusOr<llvm::AllocaInst*> Emitter::Accumulator(llvm::Type* type) {
+  llvm::AllocaInst* acc = nullptr;
+  {
+    llvm::IRBuilderBase::InsertPointGuard guard(b_);
+    b_.SetInsertPoint(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    acc = b_.CreateAlloca(type);
+  }
+  KILN_ASSIGN_OR_RETURN(llvm::Value* identity, Identity(type));
+  b_.CreateStore(identity, acc);
+  return acc;
+}
+
 absl::Status Emitter::EmitElementwise(llvm::Value* w) {
   const int n = static_cast<int>(s_.dims.size());
   const int64_t inner = s_.dims[n - 1];
@@ -322,14 +337,7 @@ absl::Status Emitter::EmitRowReduce(llvm::Value* w) {
   std::vector<llvm::Value*> idx(n, nullptr);
   if (s_.parallel_dims > 0) Decompose(w, 0, s_.parallel_dims, idx);
   llvm::Type* type = Vector(s_.result_dtypes[0]);
-  llvm::AllocaInst* acc = nullptr;
-  {
-    llvm::IRBuilderBase::InsertPointGuard guard(b_);
-    b_.SetInsertPoint(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    acc = b_.CreateAlloca(type);
-  }
-  KILN_ASSIGN_OR_RETURN(llvm::Value* identity, Identity(type));
-  b_.CreateStore(identity, acc);
+  KILN_ASSIGN_OR_RETURN(llvm::AllocaInst* acc, Accumulator(type));
   // Nested loops over the reduced dimensions; lanes run over the last one.
   std::function<absl::Status(int)> nest = [&](int d) -> absl::Status {
     if (d == n - 1) {
@@ -366,14 +374,7 @@ absl::Status Emitter::EmitColumnReduce(llvm::Value* w) {
   llvm::Value* lanes = b_.CreateAdd(b_.CreateVectorSplat(w_, j), Lanes(I64(0), 1));
   llvm::Value* mask = b_.CreateICmpSLT(lanes, b_.CreateVectorSplat(w_, I64(inner)));
   llvm::Type* type = Vector(s_.result_dtypes[0]);
-  llvm::AllocaInst* acc = nullptr;
-  {
-    llvm::IRBuilderBase::InsertPointGuard guard(b_);
-    b_.SetInsertPoint(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
-    acc = b_.CreateAlloca(type);
-  }
-  KILN_ASSIGN_OR_RETURN(llvm::Value* identity, Identity(type));
-  b_.CreateStore(identity, acc);
+  KILN_ASSIGN_OR_RETURN(llvm::AllocaInst* acc, Accumulator(type));
   std::function<absl::Status(int)> nest = [&](int d) -> absl::Status {
     if (d == n - 1) {
       KILN_ASSIGN_OR_RETURN(std::vector<llvm::Value*> v, Values(idx, j, mask));
