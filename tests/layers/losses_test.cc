@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "autodiff/gradient_check.h"
+#include "graph/evaluate.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 
