@@ -64,36 +64,61 @@ Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, SourceLoc lo
   return Mean(per_sample, all);
 }
 
-absl::StatusOr<std::pair<Tensor, Tensor>> MatchLabels(Tensor y_true, Tensor y_pred) {
-  if (y_pred.rank() == 0) {
+namespace {
+
+TensorType DropLast(TensorType t) {
+  std::vector<int64_t> dims = t.shape.dims();
+  dims.pop_back();
+  t.shape = Shape(std::move(dims));
+  return t;
+}
+
+// Keras' squeeze_or_expand_dimensions: a trailing 1 goes when ranks differ by one.
+std::pair<bool, bool> Squeezes(const TensorType& t, const TensorType& p) {
+  const int rt = t.shape.rank(), rp = p.shape.rank();
+  const bool squeeze_pred = rp == rt + 1 && p.shape.dim(rp - 1) == 1;
+  const bool squeeze_true = !squeeze_pred && rt == rp + 1 && t.shape.dim(rt - 1) == 1;
+  return {squeeze_true, squeeze_pred};
+}
+
+}  // namespace
+
+absl::Status CheckDenseLabels(const TensorType& y_true, const TensorType& y_pred) {
+  if (!IsFloat(y_pred.dtype) || y_pred.shape.rank() == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("expected y_pred of rank >= 1, got ", y_pred.node().type.ToString()));
+        absl::StrCat("expected y_pred of a float type and rank >= 1, got ", y_pred.ToString()));
   }
-  if (!IsFloat(y_pred.dtype())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected floating-point y_pred, got ", y_pred.node().type.ToString()));
-  }
-  auto drop_last = [](const Tensor& t) {
-    std::vector<int64_t> dims = t.shape().dims();
-    dims.pop_back();
-    return Reshape(t, Shape(dims));
-  };
-  // Keras' squeeze_or_expand_dimensions: a trailing 1 goes when ranks differ by one.
-  if (y_pred.rank() == y_true.rank() + 1 && y_pred.shape().dim(y_pred.rank() - 1) == 1) {
-    y_pred = drop_last(y_pred);
-  } else if (y_true.rank() == y_pred.rank() + 1 && y_true.shape().dim(y_true.rank() - 1) == 1) {
-    y_true = drop_last(y_true);
-  }
-  if (y_true.shape() != y_pred.shape()) {
+  auto [squeeze_true, squeeze_pred] = Squeezes(y_true, y_pred);
+  const TensorType t = squeeze_true ? DropLast(y_true) : y_true;
+  const TensorType p = squeeze_pred ? DropLast(y_pred) : y_pred;
+  if (t.shape != p.shape) {
     return absl::InvalidArgumentError(absl::StrCat("expected y_true like y_pred ",
-                                                   y_pred.node().type.ToString(), ", got ",
-                                                   y_true.node().type.ToString()));
+                                                   y_pred.ToString(), ", got ",
+                                                   y_true.ToString()));
   }
-  if (y_pred.rank() == 0) {
+  if (p.shape.rank() == 0) {
     return absl::InvalidArgumentError("expected y_pred with an axis to average over, got a scalar");
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::pair<Tensor, Tensor>> MatchLabels(Tensor y_true, Tensor y_pred) {
+  if (absl::Status s = CheckDenseLabels(y_true.node().type, y_pred.node().type); !s.ok()) {
+    return s;
+  }
+  auto [squeeze_true, squeeze_pred] = Squeezes(y_true.node().type, y_pred.node().type);
+  if (squeeze_pred) y_pred = Reshape(y_pred, DropLast(y_pred.node().type).shape);
+  if (squeeze_true) y_true = Reshape(y_true, DropLast(y_true.node().type).shape);
   if (y_true.dtype() != y_pred.dtype()) y_true = Cast(y_true, y_pred.dtype());
   return std::make_pair(y_true, y_pred);
+}
+
+absl::Status Loss::CheckLabels(const TensorType& y_true, const TensorType& y_pred) const {
+  if (!status_.ok()) return status_;
+  absl::Status s = sparse_labels_ ? CheckSparseLabels(y_true, y_pred)
+                                  : CheckDenseLabels(y_true, y_pred);
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat("[", name_, "] ", s.message()));
 }
 
 Tensor MeanLastAxis(const Tensor& x) { return Mean(x, {x.rank() - 1}); }

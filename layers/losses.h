@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "graph/build_context.h"
+#include "graph/op_def.h"
 #include "graph/tensor.h"
 
 namespace kiln {
@@ -60,6 +61,10 @@ class Loss {
   // The loss of each sample: y_pred's shape without its last axis.
   Tensor PerSample(const Tensor& y_true, const Tensor& y_pred,
                    SourceLoc loc = SourceLoc::current()) const;
+
+  // Whether labels of type `y_true` fit predictions of type `y_pred`
+  // (checked on types, nothing is built): the error of PerSample, if any.
+  absl::Status CheckLabels(const TensorType& y_true, const TensorType& y_pred) const;
 
   bool defined() const { return per_sample_ != nullptr; }
   const absl::Status& status() const { return status_; }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/status/statusor.h"
+#include "graph/op_def.h"
 #include "graph/tensor.h"
 
 namespace kiln {
@@ -21,6 +22,10 @@ absl::StatusOr<std::pair<Tensor, Tensor>> MatchLabels(Tensor y_true, Tensor y_pr
 // shape without the class axis (or with it of size 1), any dtype (floats
 // are truncated like Keras' cast), as i32.
 absl::StatusOr<Tensor> SparseLabels(Tensor y_true, const Tensor& y_pred);
+
+// The same checks on types only (nothing is built).
+absl::Status CheckDenseLabels(const TensorType& y_true, const TensorType& y_pred);
+absl::Status CheckSparseLabels(const TensorType& y_true, const TensorType& y_pred);
 
 Tensor MeanLastAxis(const Tensor& x);
 Tensor SumLastAxis(const Tensor& x, bool keepdims = false);

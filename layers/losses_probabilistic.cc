@@ -33,23 +33,31 @@ Tensor SignedLabels(const Tensor& t) {
 
 }  // namespace
 
-absl::StatusOr<Tensor> SparseLabels(Tensor y_true, const Tensor& y_pred) {
-  if (y_pred.rank() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat("expected y_pred with a class axis, got ",
-                                                   y_pred.node().type.ToString()));
+absl::Status CheckSparseLabels(const TensorType& y_true, const TensorType& y_pred) {
+  if (y_pred.shape.rank() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected y_pred with a class axis, got ", y_pred.ToString()));
   }
-  if (y_true.rank() == y_pred.rank() && y_true.shape().dim(y_true.rank() - 1) == 1) {
+  std::vector<int64_t> expected = y_pred.shape.dims();
+  expected.pop_back();
+  std::vector<int64_t> labels = y_true.shape.dims();
+  if (labels.size() == expected.size() + 1 && labels.back() == 1) labels.pop_back();
+  if (labels != expected) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected class indices of shape ", Shape(expected).ToString(), " for y_pred ",
+        y_pred.ToString(), ", got ", y_true.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Tensor> SparseLabels(Tensor y_true, const Tensor& y_pred) {
+  if (absl::Status s = CheckSparseLabels(y_true.node().type, y_pred.node().type); !s.ok()) {
+    return s;
+  }
+  if (y_true.rank() == y_pred.rank()) {
     std::vector<int64_t> dims = y_true.shape().dims();
     dims.pop_back();
     y_true = Reshape(y_true, Shape(dims));
-  }
-  std::vector<int64_t> expected = y_pred.shape().dims();
-  expected.pop_back();
-  if (y_true.shape() != Shape(expected)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected class indices of shape ", Shape(expected).ToString(),
-                     " for y_pred ", y_pred.node().type.ToString(), ", got ",
-                     y_true.node().type.ToString()));
   }
   if (y_true.dtype() != DType::kI32 && y_true.dtype() != DType::kI64) {
     y_true = Cast(y_true, DType::kI32);
