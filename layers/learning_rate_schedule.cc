@@ -21,40 +21,26 @@ Tensor Progress(const Tensor& step, double steps, bool staircase) {
   return staircase ? Floor(p) : p;
 }
 
-class Exponential : public LearningRateSchedule {
+// ExponentialDecay and InverseTimeDecay: a function of step / decay_steps.
+class DecayOverSteps : public LearningRateSchedule {
  public:
-  Exponential(double lr, double steps, double rate, bool staircase)
-      : lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
+  enum class Kind { kExponential, kInverseTime };
+  DecayOverSteps(Kind kind, double lr, double steps, double rate, bool staircase)
+      : kind_(kind), lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
   Tensor operator()(const Tensor& step) const override {
-    return lr_ * Pow(ScalarLike(step, rate_), Progress(step, steps_, staircase_));
+    Tensor progress = Progress(step, steps_, staircase_);
+    if (kind_ == Kind::kExponential) return lr_ * Pow(ScalarLike(step, rate_), progress);
+    return lr_ / (1.0 + rate_ * progress);
   }
   nlohmann::json GetConfig() const override {
-    return {{"class_name", "ExponentialDecay"},
+    return {{"class_name", kind_ == Kind::kExponential ? "ExponentialDecay" : "InverseTimeDecay"},
             {"config",
              {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"decay_rate", rate_},
               {"staircase", staircase_}, {"name", nullptr}}}};
   }
 
  private:
-  double lr_, steps_, rate_;
-  bool staircase_;
-};
-
-class InverseTime : public LearningRateSchedule {
- public:
-  InverseTime(double lr, double steps, double rate, bool staircase)
-      : lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
-  Tensor operator()(const Tensor& step) const override {
-    return lr_ / (1.0 + rate_ * Progress(step, steps_, staircase_));
-  }
-  nlohmann::json GetConfig() const override {
-    return {{"class_name", "InverseTimeDecay"},
-            {"config",
-             {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"decay_rate", rate_},
-              {"staircase", staircase_}, {"name", nullptr}}}};
-  }
-
- private:
+  Kind kind_;
   double lr_, steps_, rate_;
   bool staircase_;
 };
@@ -136,10 +122,12 @@ Tensor CosineOnHalfTurn(const Tensor& x) {
 }
 
 SchedulePtr ExponentialDecay(double lr, double decay_steps, double decay_rate, bool staircase) {
-  return std::make_shared<Exponential>(lr, decay_steps, decay_rate, staircase);
+  return std::make_shared<DecayOverSteps>(DecayOverSteps::Kind::kExponential, lr, decay_steps,
+                                          decay_rate, staircase);
 }
 SchedulePtr InverseTimeDecay(double lr, double decay_steps, double decay_rate, bool staircase) {
-  return std::make_shared<InverseTime>(lr, decay_steps, decay_rate, staircase);
+  return std::make_shared<DecayOverSteps>(DecayOverSteps::Kind::kInverseTime, lr, decay_steps,
+                                          decay_rate, staircase);
 }
 SchedulePtr PiecewiseConstantDecay(std::vector<double> boundaries, std::vector<double> values) {
   return std::make_shared<Piecewise>(std::move(boundaries), std::move(values));
