@@ -63,6 +63,7 @@ absl::Status Model::Compile(std::shared_ptr<Optimizer> optimizer, Loss loss,
   } else {
     KILN_ASSIGN_OR_RETURN(setup->options.backend, BackendFromEnvironment());
   }
+  setup->optimizer->Build(trainable_weights());
   training_ = std::move(setup);
   return absl::OkStatus();
 }

@@ -89,6 +89,24 @@ Buffer& Optimizer::State(const std::string& checkpoint_name, const Shape& shape,
   return result;
 }
 
+void Optimizer::CreateSlots(absl::Span<const std::string> names, absl::Span<const Shape> shapes) {
+  for (const SlotKind& kind : SlotKinds()) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      State(absl::StrCat(kind.name, "/", names[i]), shapes[i], DType::kF32, kind.initial_value);
+    }
+  }
+}
+
+void Optimizer::Build(absl::Span<Weight* const> weights) {
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+  for (const Weight* w : weights) {
+    names.push_back(w->name);
+    shapes.push_back(w->value.shape());
+  }
+  CreateSlots(names, shapes);
+}
+
 std::vector<std::pair<std::string, Buffer*>> Optimizer::Variables() {
   std::vector<std::pair<std::string, Buffer*>> out;
   for (const std::string& name : order_) out.emplace_back(name, state_.at(name).get());
@@ -129,12 +147,9 @@ absl::StatusOr<std::vector<VariableUpdate>> Optimizer::BuildUpdates(
                        gradients[i].node().type.ToString(), ", expected ", node.type.ToString()));
     }
   }
-  for (const SlotKind& kind : SlotKinds()) {
-    for (size_t i = 0; i < weights.size(); ++i) {
-      State(absl::StrCat(kind.name, "/", names[i]), weights[i].shape(), DType::kF32,
-            kind.initial_value);
-    }
-  }
+  std::vector<Shape> shapes;
+  for (const Tensor& w : weights) shapes.push_back(w.shape());
+  CreateSlots(names, shapes);
   Tensor iterations = Variable(graph, GraphName("iterations"), DType::kI64, Shape{});
   Tensor step = Cast(iterations, DType::kF32);
   StepContext context;

@@ -69,6 +69,11 @@ class Optimizer {
   // optimizer's life; writing them (loading a checkpoint) is allowed.
   std::vector<std::pair<std::string, Buffer*>> Variables();
 
+  // Creates the state of `weights` not seen yet (Keras optimizer.build), so
+  // Variables() lists it before the first step (to restore a checkpoint).
+  // Model::Compile calls it with the trainable weights.
+  void Build(absl::Span<Weight* const> weights);
+
   // {"class_name": "Adam", "config": {...}} like tf.keras' serialize.
   nlohmann::json GetConfig() const;
 
@@ -135,6 +140,8 @@ class Optimizer {
   std::string GraphName(absl::string_view state) const { return name_ + "/" + std::string(state); }
   Buffer& State(const std::string& checkpoint_name, const Shape& shape, DType dtype,
                 double initial_value);
+  // The slots of weights (by name and shape), in Keras order.
+  void CreateSlots(absl::Span<const std::string> names, absl::Span<const Shape> shapes);
 
   std::string name_;
   absl::Status status_;

@@ -247,6 +247,27 @@ TEST(ModelTrainingTest, ActivityRegularizationEntersTheGradientDividedByTheBatch
   }
 }
 
+TEST(ModelTrainingTest, OptimizerStateExistsAfterCompileAndIsTheStateTheStepUses) {
+  Data data;
+  auto model = MakeMlp(1, /*dropout=*/false);
+  auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9});
+  ASSERT_TRUE(model->Compile(sgd, "mse").ok());
+  std::vector<std::string> names;
+  for (auto& [name, buffer] : sgd->Variables()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"iterations", "m/dense/kernel", "m/dense/bias",
+                                             "m/dense_1/kernel", "m/dense_1/bias"}));
+  // A restored momentum for the last bias moves it by momentum * m before
+  // any gradient: compare with a twin model whose state stays zero.
+  auto twin = MakeMlp(1, /*dropout=*/false);
+  ASSERT_TRUE(twin->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1,
+                                                             .momentum = 0.9}), "mse").ok());
+  sgd->Variables()[4].second->SetFromDouble(0, 2.0);
+  ASSERT_TRUE(model->TrainOnBatch(data.x, data.y).ok());
+  ASSERT_TRUE(twin->TrainOnBatch(data.x, data.y).ok());
+  EXPECT_NEAR(model->weights()[3]->value.GetAsDouble(0) - twin->weights()[3]->value.GetAsDouble(0),
+              0.9 * 2.0, 1e-5);
+}
+
 TEST(ModelTrainingTest, MisuseGivesClearStatuses) {
   Data data;
   auto model = MakeMlp(2, false);
