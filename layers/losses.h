@@ -7,7 +7,7 @@
 //   Loss loss = CategoricalCrossentropy({.from_logits = true});
 //   Tensor objective = loss(labels, logits);      // f32 scalar
 //   KILN_ASSIGN_OR_RETURN(Loss mse, LossFromName("mse"));
-//   model.Compile(Adam(), "sparse_categorical_crossentropy");  // by name
+//   model.Compile(std::make_shared<Adam>(), "sparse_categorical_crossentropy");  // by name
 //
 // As in Keras, y_true is cast to y_pred's dtype and a trailing axis of size
 // 1 on either side is squeezed when the ranks differ by one; otherwise the
