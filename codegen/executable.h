@@ -5,7 +5,8 @@
 // (concrete shapes, folded constants), built once and cached: for the JIT
 // backend (the default) a JitProgram of fused kernels compiled by LLVM; for
 // the interpreter, node-by-node Highway kernels. The backend comes from the
-// options or KILN_BACKEND=jit|interp.
+// options or KILN_BACKEND=jit|interp. Runs are profiled while a
+// ProfileSession is active (codegen/profiler.h).
 //
 //   KILN_ASSIGN_OR_RETURN(auto exe, Executable::Compile({loss, grad_w}));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, exe->Run({{"x", &x}, {"w", &w}}));
@@ -29,6 +30,7 @@
 namespace kiln {
 
 class JitProgram;
+class ProfileSession;
 class ThreadPool;
 
 enum class Backend { kJit, kInterp };
@@ -61,6 +63,12 @@ class Executable {
   // already have the right types: a re-run then allocates nothing (JIT).
   absl::Status RunInto(const Feeds& feeds, std::vector<Buffer>& outputs);
 
+  // Records this executable's runs into `session` (typically a
+  // kAttachedOnly one) from now on, instead of the global session; null
+  // detaches.
+  // The session must outlive the attachment; once stopped it records nothing.
+  void AttachProfiler(ProfileSession* session) { attached_profiler_ = session; }
+
   Backend backend() const { return backend_; }
   int num_threads() const;
   // The optimized program text; with a batch size, its specialization and,
@@ -77,6 +85,7 @@ class Executable {
   std::shared_ptr<Graph> program_;  // outputs() are the results
   std::unique_ptr<ThreadPool> own_pool_;
   const ThreadPool* pool_ = nullptr;
+  ProfileSession* attached_profiler_ = nullptr;
   std::mutex mu_;
   absl::flat_hash_map<int64_t, std::unique_ptr<Specialized>> by_batch_;
 };

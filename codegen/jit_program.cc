@@ -91,6 +91,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
     program->steps_.push_back(std::move(step));
   }
   KILN_RETURN_IF_ERROR(program->PlanSlots());
+  program->DescribeSteps();
   return program;
 }
 
@@ -183,15 +184,19 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
     }
     ptr[s] = static_cast<char*>(const_cast<void*>(p));
   }
-  for (const Step& step : steps_) {
+  ProfileRecorder* recorder = CurrentRecorder();
+  ChunkRecordingParallelism recording(parallel_, recorder);
+  const Parallelism& pool = recorder != nullptr ? recording : parallel_;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    StepTimer timer(step.slots.empty() ? nullptr : recorder, profile_[i], recording);
     if (step.kernel != nullptr) {
       std::vector<char*> args;
       for (int s : step.slots) args.push_back(ptr[s]);
       {
         auto* kernel = step.kernel;
         char** a = args.data();
-        parallel_.For(step.work_items, step.grain,
-                      [&](int64_t b, int64_t e) { kernel(a, b, e); });
+        pool.For(step.work_items, step.grain, [&](int64_t b, int64_t e) { kernel(a, b, e); });
       }
       continue;
     }
@@ -201,8 +206,8 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
       auto* gemm = step.gemm;
       char** a = args.data();
       const int64_t scratch = step.scratch_bytes;
-      parallel_.For(step.work_items, step.grain,
-                    [&](int64_t b, int64_t e) { gemm(a, b, e, ThreadScratch(scratch)); });
+      pool.For(step.work_items, step.grain,
+               [&](int64_t b, int64_t e) { gemm(a, b, e, ThreadScratch(scratch)); });
       continue;
     }
     if (step.slots.empty()) continue;  // an alias
@@ -216,7 +221,7 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
     Buffer out = Buffer::View(n.type.dtype, n.type.shape, ptr[step.slots.back()]);
     std::vector<const Buffer*> inputs;
     for (const Buffer& v : views) inputs.push_back(&v);
-    absl::Status s = n.op->interp(KernelContext{inputs, &out, n.attrs, parallel_});
+    absl::Status s = n.op->interp(KernelContext{inputs, &out, n.attrs, pool});
     if (!s.ok()) return s;
   }
   // Outputs that are fed values, constants or listed twice are copies.
@@ -225,6 +230,19 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
     if (ptr[s] != outputs[k].raw()) std::memcpy(outputs[k].raw(), ptr[s], outputs[k].size_bytes());
   }
   return absl::OkStatus();
+}
+
+void JitProgram::DescribeSteps() {
+  const Graph& g = *graph_;
+  for (const Step& step : steps_) {
+    const KernelGroup& group = plan_.groups[step.group];
+    const char* kind = step.kernel != nullptr ? "fused" : step.gemm != nullptr ? "gemm" : "library";
+    const std::vector<NodeId> root = {group.root};
+    const bool library = step.kernel == nullptr && step.gemm == nullptr;
+    profile_.push_back(DescribeKernel(g, group.name, kind, library ? root : group.nodes,
+                                      library ? g.node(group.root).inputs : group.inputs,
+                                      library ? root : group.outputs));
+  }
 }
 
 int JitProgram::num_jit_kernels() const {

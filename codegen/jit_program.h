@@ -24,6 +24,7 @@
 #include "codegen/fusion_plan.h"
 #include "codegen/gemm_schedule.h"
 #include "codegen/kernel_schedule.h"
+#include "codegen/profile_recorder_internal.h"
 #include "graph/evaluate.h"
 #include "graph/graph.h"
 
@@ -59,6 +60,7 @@ class JitProgram {
   JitProgram(std::shared_ptr<const Graph> graph, const Parallelism& parallel)
       : graph_(std::move(graph)), parallel_(parallel) {}
   absl::Status PlanSlots();
+  void DescribeSteps();  // fills profile_
 
   std::shared_ptr<const Graph> graph_;
   const Parallelism& parallel_;
@@ -66,6 +68,7 @@ class JitProgram {
   std::vector<KernelSchedule> schedules_;  // per group (empty for library groups)
   std::vector<GemmSchedule> gemms_;        // per group (empty unless a GEMM)
   std::vector<Step> steps_;
+  std::vector<KernelProfileInfo> profile_;  // per step, for the profiler
   // Slots: one per value held in memory (fed, constant, intermediate, output).
   std::vector<NodeId> slot_node_;
   std::vector<int64_t> slot_offset_;  // arena offset, or -1
