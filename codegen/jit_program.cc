@@ -7,6 +7,7 @@
 #include "codegen/buffer_plan.h"
 #include "codegen/gemm_emitter_internal.h"
 #include "codegen/jit_internal.h"
+#include "codegen/kernel_dump_internal.h"
 #include "codegen/kernel_emitter_internal.h"
 #include "graph/status_macros.h"
 #include "llvm/IR/LLVMContext.h"
@@ -50,6 +51,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
   KILN_ASSIGN_OR_RETURN(program->plan_, PlanFusion(g));
   KILN_ASSIGN_OR_RETURN(KernelJit * jit, KernelJit::Default());
   const int lanes = std::max(4, jit->vector_bits() / 32);
+  const std::string dump_dir = DumpDirFromEnvironment();
   for (size_t i = 0; i < program->plan_.groups.size(); ++i) {
     const KernelGroup& group = program->plan_.groups[i];
     Step step{.group = static_cast<int>(i)};
@@ -58,6 +60,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       auto context = std::make_unique<llvm::LLVMContext>();
       auto module = std::make_unique<llvm::Module>(schedule.name, *context);
       KILN_RETURN_IF_ERROR(EmitKernel(g, schedule, *module));
+      if (!dump_dir.empty()) KILN_RETURN_IF_ERROR(DumpKernel(dump_dir, g, group, *module, *jit));
       KILN_ASSIGN_OR_RETURN(
           std::vector<void*> fns,
           jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
@@ -73,6 +76,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       auto context = std::make_unique<llvm::LLVMContext>();
       auto module = std::make_unique<llvm::Module>(gemm.name, *context);
       KILN_RETURN_IF_ERROR(EmitGemmKernel(g, gemm, *module));
+      if (!dump_dir.empty()) KILN_RETURN_IF_ERROR(DumpKernel(dump_dir, g, group, *module, *jit));
       KILN_ASSIGN_OR_RETURN(
           std::vector<void*> fns,
           jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
