@@ -3,6 +3,7 @@
 // on both backends; bytes and flops of a lone matmul match the formulas;
 // the roofline column follows its definition; sessions nest and attach;
 // the Chrome trace is valid JSON with complete events.
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -92,6 +93,13 @@ TEST(ProfilerTest, EveryJitKernelAppearsWithItsLayersAndCalls) {
     }
   }
   EXPECT_TRUE(conv && dense) << report.Table();
+  // The conv: 5 images, 6x6 outputs of 4 channels, 3x3 taps of 1 channel.
+  const KernelProfile* conv_row = nullptr;
+  for (const KernelProfile& k : report.kernels) {
+    if (std::find(k.ops.begin(), k.ops.end(), "conv") != k.ops.end()) conv_row = &k;
+  }
+  ASSERT_NE(conv_row, nullptr);
+  EXPECT_EQ(conv_row->flops_per_call, 2 * 5 * 6 * 6 * 4 * 9);
   const std::string table = report.Table();
   for (const std::string& name : planned) EXPECT_NE(table.find(name.substr(0, 37)), std::string::npos);
   EXPECT_NE(table.find("%Roof"), std::string::npos);
