@@ -74,74 +74,140 @@ KernelProfileInfo DescribeKernel(const Graph& graph, std::string name, std::stri
   return info;
 }
 
-int ProfileRecorder::Lane() {
-  const auto [it, inserted] =
-      lane_of_thread_.try_emplace(std::this_thread::get_id(), lane_of_thread_.size());
-  return it->second;
+// One thread's records: its rows (kernel id -> calls and time, with a
+// copy of the kernel's description, which may outlive its program) and
+// its events.
+struct ProfileRecorder::ThreadLog {
+  struct Row {
+    KernelProfileInfo info;
+    int64_t calls = 0, total_ns = 0;
+  };
+  struct Event {
+    ProfileEvent::Kind kind;
+    uint64_t kernel;  // id; 0 for a run
+    int64_t start_ns, end_ns, batch;
+  };
+  int lane = 0;
+  absl::flat_hash_map<uint64_t, Row> rows;
+  std::vector<Event> events;
+  int64_t runs = 0, run_ns = 0, dropped = 0;
+
+  void Add(const Event& e) {
+    if (static_cast<int64_t>(events.size()) >= ProfileSession::kMaxEvents) {
+      ++dropped;
+    } else {
+      events.push_back(e);
+    }
+  }
+};
+
+namespace {
+
+std::atomic<uint64_t> next_recorder_serial{1};
+
+// This thread's last log: recorders rarely change on a thread.
+struct CachedLog {
+  uint64_t serial = 0;
+  ProfileRecorder::ThreadLog* log = nullptr;
+};
+thread_local CachedLog cached_log;
+
+}  // namespace
+
+ProfileRecorder::ProfileRecorder()
+    : serial_(next_recorder_serial.fetch_add(1, std::memory_order_relaxed)),
+      start_ns_(ProfileClockNs()) {}
+
+ProfileRecorder::~ProfileRecorder() = default;
+
+ProfileRecorder::ThreadLog& ProfileRecorder::Log() {
+  if (cached_log.serial == serial_) return *cached_log.log;
+  std::lock_guard<std::mutex> lock(mu_);
+  ThreadLog*& log = log_of_thread_[std::this_thread::get_id()];
+  if (log == nullptr) {
+    logs_.push_back(std::make_unique<ThreadLog>());
+    log = logs_.back().get();
+    log->lane = static_cast<int>(logs_.size()) - 1;
+    log->events.reserve(4096);
+  }
+  cached_log = {serial_, log};
+  return *log;
 }
 
 void ProfileRecorder::Record(const KernelProfileInfo& info, ProfileEvent::Kind kind,
                              int64_t start_ns, int64_t end_ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  const auto [it, inserted] = row_of_kernel_.try_emplace(info.id, rows_.size());
-  if (inserted) {
-    KernelProfile row;
-    row.name = info.name;
-    row.kind = info.kind;
-    row.layers = info.layers;
-    row.ops = info.ops;
-    row.bytes_per_call = info.bytes;
-    row.flops_per_call = info.flops;
-    rows_.push_back(std::move(row));
-  }
+  ThreadLog& log = Log();
   if (kind == ProfileEvent::kStep) {
-    ++rows_[it->second].calls;
-    rows_[it->second].total_ns += end_ns - start_ns;
+    auto [it, inserted] = log.rows.try_emplace(info.id);
+    if (inserted) it->second.info = info;
+    ++it->second.calls;
+    it->second.total_ns += end_ns - start_ns;
   }
-  if (static_cast<int64_t>(report_.events.size()) >= ProfileSession::kMaxEvents) {
-    ++report_.dropped_events;
-    return;
-  }
-  report_.events.push_back(ProfileEvent{.kind = kind,
-                                        .kernel = it->second,
-                                        .lane = Lane(),
-                                        .start_ns = start_ns - start_ns_,
-                                        .duration_ns = end_ns - start_ns});
+  log.Add({kind, info.id, start_ns, end_ns, 0});
 }
 
 void ProfileRecorder::RecordRun(int64_t batch, int64_t start_ns, int64_t end_ns) {
-  std::lock_guard<std::mutex> lock(mu_);
-  ++report_.runs;
-  report_.run_ns += end_ns - start_ns;
-  if (static_cast<int64_t>(report_.events.size()) >= ProfileSession::kMaxEvents) {
-    ++report_.dropped_events;
-    return;
-  }
-  report_.events.push_back(ProfileEvent{.kind = ProfileEvent::kRun,
-                                        .kernel = -1,
-                                        .lane = Lane(),
-                                        .start_ns = start_ns - start_ns_,
-                                        .duration_ns = end_ns - start_ns,
-                                        .batch = batch});
+  ThreadLog& log = Log();
+  ++log.runs;
+  log.run_ns += end_ns - start_ns;
+  log.Add({ProfileEvent::kRun, 0, start_ns, end_ns, batch});
 }
 
 ProfileReport ProfileRecorder::Snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
-  ProfileReport report = report_;
+  ProfileReport report;
   report.session_ns = ProfileClockNs() - start_ns_;
-  // Rows by total time, longest first; events follow their rows.
-  std::vector<int> order(rows_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return rows_[a].total_ns > rows_[b].total_ns; });
-  std::vector<int> new_index(rows_.size());
-  for (size_t i = 0; i < order.size(); ++i) {
-    new_index[order[i]] = static_cast<int>(i);
-    report.kernels.push_back(rows_[order[i]]);
+  // Rows summed over threads (a kernel first seen on a worker thread, as a
+  // chunk only, still gets its row), longest total time first.
+  absl::flat_hash_map<uint64_t, KernelProfile> by_id;
+  std::vector<uint64_t> ids;
+  auto row_of = [&](const ThreadLog::Row& r) -> KernelProfile& {
+    auto [it, inserted] = by_id.try_emplace(r.info.id);
+    if (inserted) {
+      ids.push_back(r.info.id);
+      it->second.name = r.info.name;
+      it->second.kind = r.info.kind;
+      it->second.layers = r.info.layers;
+      it->second.ops = r.info.ops;
+      it->second.bytes_per_call = r.info.bytes;
+      it->second.flops_per_call = r.info.flops;
+    }
+    return it->second;
+  };
+  for (const auto& log : logs_) {
+    report.runs += log->runs;
+    report.run_ns += log->run_ns;
+    report.dropped_events += log->dropped;
+    for (const auto& [id, row] : log->rows) {
+      KernelProfile& k = row_of(row);
+      k.calls += row.calls;
+      k.total_ns += row.total_ns;
+    }
   }
-  for (ProfileEvent& e : report.events) {
-    if (e.kernel >= 0) e.kernel = new_index[e.kernel];
+  std::stable_sort(ids.begin(), ids.end(), [&](uint64_t a, uint64_t b) {
+    return by_id[a].total_ns > by_id[b].total_ns || (by_id[a].total_ns == by_id[b].total_ns && a < b);
+  });
+  absl::flat_hash_map<uint64_t, int> index;
+  for (uint64_t id : ids) {
+    index[id] = static_cast<int>(report.kernels.size());
+    report.kernels.push_back(std::move(by_id[id]));
   }
+  for (const auto& log : logs_) {
+    for (const ThreadLog::Event& e : log->events) {
+      auto it = index.find(e.kernel);
+      if (e.kind != ProfileEvent::kRun && it == index.end()) continue;  // chunk of an unseen step
+      report.events.push_back(ProfileEvent{.kind = e.kind,
+                                           .kernel = e.kind == ProfileEvent::kRun ? -1 : it->second,
+                                           .lane = log->lane,
+                                           .start_ns = e.start_ns - start_ns_,
+                                           .duration_ns = e.end_ns - e.start_ns,
+                                           .batch = e.batch});
+    }
+  }
+  std::stable_sort(report.events.begin(), report.events.end(),
+                   [](const ProfileEvent& a, const ProfileEvent& b) {
+                     return a.start_ns + a.duration_ns < b.start_ns + b.duration_ns;
+                   });
   return report;
 }
 

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <string>
@@ -56,9 +57,14 @@ inline int64_t ProfileClockNs() {
       .count();
 }
 
+// Records into one log per thread, so threads never wait for each other:
+// a thread finds its log through a thread-local cache and appends to it
+// without a lock. Snapshot merges the logs; it runs once no run is in
+// flight (ProfileSession::Stop waits for them).
 class ProfileRecorder {
  public:
-  ProfileRecorder() : start_ns_(ProfileClockNs()) {}
+  ProfileRecorder();
+  ~ProfileRecorder();
   // A step (or chunk) of `info` ran on this thread from `start` to `end`.
   void Record(const KernelProfileInfo& info, ProfileEvent::Kind kind, int64_t start_ns,
               int64_t end_ns);
@@ -66,14 +72,16 @@ class ProfileRecorder {
   // The report so far (without the roofline).
   ProfileReport Snapshot() const;
 
+  struct ThreadLog;
+
  private:
-  int Lane();  // under mu_
+  ThreadLog& Log();  // this thread's
+
+  const uint64_t serial_;  // unique in the process (addresses get reused)
   const int64_t start_ns_;
-  mutable std::mutex mu_;
-  absl::flat_hash_map<uint64_t, int> row_of_kernel_;
-  std::vector<KernelProfile> rows_;
-  absl::flat_hash_map<std::thread::id, int> lane_of_thread_;
-  ProfileReport report_;  // events, runs, counters
+  mutable std::mutex mu_;  // guards logs_ (not their contents)
+  std::vector<std::unique_ptr<ThreadLog>> logs_;
+  absl::flat_hash_map<std::thread::id, ThreadLog*> log_of_thread_;
 };
 
 // Publishes / withdraws a kEveryExecutable session's recorder; the newest

@@ -9,7 +9,8 @@
 // % of the machine's roofline, the layers and ops it was fused from) as a
 // table sorted by time, and a Chrome trace (Trace Event Format JSON, for
 // Perfetto or chrome://tracing). Profiling never changes kernel code; it
-// costs two clock reads per step and per chunk.
+// costs two clock reads and an append to a per-thread log per step and per
+// chunk.
 //
 //   ProfileSession session;                 // records every Executable
 //   for (int i = 0; i < 10; ++i) KILN_RETURN_IF_ERROR(exe->RunInto(feeds, out));
@@ -99,7 +100,8 @@ class ProfileSession {
   // What an attached Executable records into (null once stopped).
   ProfileRecorder* recorder() const { return recorder_.get(); }
 
-  // At most this many trace events are kept (the table counts every call).
+  // At most this many trace events are kept per thread (the table counts
+  // every call).
   static constexpr int64_t kMaxEvents = 1 << 20;
 
  private:
