@@ -94,9 +94,11 @@ std::string ProfileReport::Table(int max_rows) const {
   }
   absl::StrAppend(&out, "\n");
   if (known_roof) {
-    absl::StrAppendFormat(&out, "Roofline: %.1f GFLOP/s f32 FMA, %.1f GB/s memory, %d threads (%s)\n",
-                          roofline.peak_gflops, roofline.peak_gbps, roofline.threads,
+    absl::StrAppendFormat(&out, "Roofline: %.1f GFLOP/s f32 FMA; copy bandwidth %s; %d threads (%s)\n",
+                          roofline.peak_gflops, roofline.BandwidthText(), roofline.threads,
                           roofline.source);
+    absl::StrAppend(&out, "%Roof: the roofline bound max(flops / FMA peak, bytes / bandwidth of "
+                          "the smallest level holding them) over the time taken\n");
   } else {
     absl::StrAppend(&out, "Roofline: unknown (", roofline.source, ")\n");
   }

@@ -1,9 +1,11 @@
 // MachineRoofline: the environment, the disk cache or a measurement (see
 // roofline.h). The cache file, <cache dir>/roofline-<cpu>-t<threads>.txt:
 //
-//   kiln-roofline 1
+//   kiln-roofline 2
 //   peak_gflops 441.2
 //   peak_gbps 18.7
+//   cache L1 49152 1210.5
+//   cache L2 1048576 610.2
 #include "codegen/roofline.h"
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "codegen/jit_internal.h"
 #include "graph/file_io.h"
@@ -21,7 +24,7 @@
 namespace kiln {
 namespace {
 
-constexpr char kCacheHeader[] = "kiln-roofline 1";
+constexpr char kCacheHeader[] = "kiln-roofline 2";
 
 // The positive number in environment variable `name`, or 0 when unset.
 absl::StatusOr<double> PositiveFromEnvironment(const char* name) {
@@ -47,19 +50,37 @@ bool ReadCache(const std::string& path, Roofline& roofline) {
   absl::StatusOr<std::string> text = ReadFileToString(path);
   if (!text.ok()) return false;
   std::vector<std::string> lines = absl::StrSplit(*text, '\n', absl::SkipEmpty());
-  if (lines.size() != 3 || lines[0] != kCacheHeader) return false;
-  std::map<std::string, double> values;
+  if (lines.empty() || lines[0] != kCacheHeader) return false;
+  Roofline cached;
   for (size_t i = 1; i < lines.size(); ++i) {
     std::vector<std::string> words = absl::StrSplit(lines[i], ' ');
     double v = 0;
-    if (words.size() != 2 || !absl::SimpleAtod(words[1], &v) || !(v > 0)) return false;
-    values[words[0]] = v;
+    if (!absl::SimpleAtod(words.back(), &v) || !(v > 0)) return false;
+    if (words.size() == 2 && words[0] == "peak_gflops") {
+      cached.peak_gflops = v;
+    } else if (words.size() == 2 && words[0] == "peak_gbps") {
+      cached.peak_gbps = v;
+    } else if (words.size() == 4 && words[0] == "cache") {
+      CacheBandwidth level{words[1], 0, v};
+      if (!absl::SimpleAtoi(words[2], &level.bytes) || level.bytes <= 0) return false;
+      cached.caches.push_back(std::move(level));
+    } else {
+      return false;
+    }
   }
-  if (values.count("peak_gflops") == 0 || values.count("peak_gbps") == 0) return false;
-  roofline.peak_gflops = values["peak_gflops"];
-  roofline.peak_gbps = values["peak_gbps"];
-  roofline.source = absl::StrCat("cached in ", path);
+  if (!(cached.peak_gflops > 0) || !(cached.peak_gbps > 0)) return false;
+  cached.source = absl::StrCat("cached in ", path);
+  roofline = std::move(cached);
   return true;
+}
+
+std::string CacheText(const Roofline& r) {
+  std::string text = absl::StrCat(kCacheHeader, "\npeak_gflops ", r.peak_gflops,
+                                  "\npeak_gbps ", r.peak_gbps, "\n");
+  for (const CacheBandwidth& c : r.caches) {
+    absl::StrAppend(&text, "cache ", c.level, " ", c.bytes, " ", c.gbps, "\n");
+  }
+  return text;
 }
 
 // Measured limits, from the disk cache when it has them.
@@ -69,23 +90,38 @@ Roofline MeasuredOrCached(const Parallelism& parallel) {
   if (!path.empty() && ReadCache(path, roofline)) return roofline;
   roofline.peak_gflops = MeasureFmaPeakGflops(parallel);
   roofline.peak_gbps = MeasureMemoryBandwidthGbps(parallel);
+  roofline.caches = MeasureCacheBandwidths(parallel);
   roofline.source = "measured";
-  if (!path.empty()) {
-    // A cache that cannot be written only costs a measurement next time.
-    WriteFileAtomically(path, absl::StrCat(kCacheHeader, "\npeak_gflops ", roofline.peak_gflops,
-                                           "\npeak_gbps ", roofline.peak_gbps, "\n"))
-        .IgnoreError();
-  }
+  // A cache that cannot be written only costs a measurement next time.
+  if (!path.empty()) WriteFileAtomically(path, CacheText(roofline)).IgnoreError();
   return roofline;
 }
 
 }  // namespace
 
+double Roofline::BandwidthGbps(double bytes) const {
+  for (const CacheBandwidth& c : caches) {
+    if (bytes <= c.bytes) return c.gbps;
+  }
+  return peak_gbps;
+}
+
 double Roofline::BoundNanoseconds(double flops, double bytes) const {
   double bound = 0;
   if (peak_gflops > 0) bound = std::max(bound, flops / peak_gflops);
-  if (peak_gbps > 0) bound = std::max(bound, bytes / peak_gbps);
+  const double gbps = BandwidthGbps(bytes);
+  if (gbps > 0) bound = std::max(bound, bytes / gbps);
   return bound;
+}
+
+std::string Roofline::BandwidthText() const {
+  std::string text;
+  for (const CacheBandwidth& c : caches) {
+    absl::StrAppendFormat(&text, "%s %.0f GB/s (%lld KiB), ", c.level, c.gbps,
+                          static_cast<long long>(c.bytes >> 10));
+  }
+  absl::StrAppendFormat(&text, "memory %.1f GB/s", peak_gbps);
+  return text;
 }
 
 absl::StatusOr<Roofline> MachineRoofline(const Parallelism& parallel) {
@@ -106,7 +142,10 @@ absl::StatusOr<Roofline> MachineRoofline(const Parallelism& parallel) {
   }
   roofline.threads = parallel.num_threads();
   if (env_gflops > 0) roofline.peak_gflops = env_gflops;
-  if (env_gbps > 0) roofline.peak_gbps = env_gbps;
+  if (env_gbps > 0) {
+    roofline.peak_gbps = env_gbps;  // one configured bandwidth for every size
+    roofline.caches.clear();
+  }
   return roofline;
 }
 

@@ -2,6 +2,8 @@
 // times (AVX-512, AVX2+FMA, baseline) and the widest the CPU runs is picked
 // at run time, so the library needs no -march flag; codegen/CMakeLists.txt
 // builds this file with -ffp-contract=fast so `a * b + c` is one FMA.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -80,30 +82,60 @@ double MeasureFmaPeakGflops(const Parallelism& parallel) {
   return best;
 }
 
-double MeasureMemoryBandwidthGbps(const Parallelism& parallel) {
-  constexpr int64_t kBytes = int64_t{64} << 20;
-  constexpr int64_t kBlock = int64_t{1} << 20;
-  std::unique_ptr<char, void (*)(void*)> from(static_cast<char*>(std::aligned_alloc(64, kBytes)),
+double MeasureCopyBandwidthGbps(const Parallelism& parallel, int64_t working_set) {
+  const int threads = parallel.num_threads();
+  // Each thread copies a slice of whole cache lines, again and again until
+  // about 256 MiB have moved per measurement.
+  const int64_t slice = std::max<int64_t>(64, working_set / 2 / threads / 64 * 64);
+  const int64_t half = slice * threads;
+  const int64_t repeats = std::max<int64_t>(1, (int64_t{256} << 20) / (2 * half));
+  std::unique_ptr<char, void (*)(void*)> from(static_cast<char*>(std::aligned_alloc(64, half)),
                                               std::free);
-  std::unique_ptr<char, void (*)(void*)> to(static_cast<char*>(std::aligned_alloc(64, kBytes)),
+  std::unique_ptr<char, void (*)(void*)> to(static_cast<char*>(std::aligned_alloc(64, half)),
                                             std::free);
   if (from == nullptr || to == nullptr) return 0;
   char* src = from.get();
   char* dst = to.get();
   // Touch both first, from the threads that will copy them.
-  parallel.For(kBytes / kBlock, 1, [&](int64_t b, int64_t e) {
-    std::memset(src + b * kBlock, 1, (e - b) * kBlock);
-    std::memset(dst + b * kBlock, 0, (e - b) * kBlock);
+  parallel.For(threads, 1, [&](int64_t b, int64_t e) {
+    std::memset(src + b * slice, 1, (e - b) * slice);
+    std::memset(dst + b * slice, 0, (e - b) * slice);
   });
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
     const auto start = std::chrono::steady_clock::now();
-    parallel.For(kBytes / kBlock, 1, [&](int64_t b, int64_t e) {
-      std::memcpy(dst + b * kBlock, src + b * kBlock, (e - b) * kBlock);
+    parallel.For(threads, 1, [&](int64_t b, int64_t e) {
+      for (int64_t r = 0; r < repeats; ++r) {
+        std::memcpy(dst + b * slice, src + b * slice, (e - b) * slice);
+        // Keep the copies: the compiler may not merge or drop them.
+        asm volatile("" : : "r"(dst) : "memory");
+      }
     });
-    best = std::max(best, 2.0 * kBytes / SecondsSince(start) / 1e9);
+    best = std::max(best, 2.0 * half * repeats / SecondsSince(start) / 1e9);
   }
   return best;
+}
+
+std::vector<CacheBandwidth> MeasureCacheBandwidths(const Parallelism& parallel) {
+  const int64_t threads = parallel.num_threads();
+  const struct {
+    const char* level;
+    int64_t working_set;
+  } levels[] = {{"L1", threads * std::max(0L, sysconf(_SC_LEVEL1_DCACHE_SIZE)) / 2},
+                {"L2", threads * std::max(0L, sysconf(_SC_LEVEL2_CACHE_SIZE)) / 2},
+                {"L3", std::max(0L, sysconf(_SC_LEVEL3_CACHE_SIZE)) / 2}};
+  std::vector<CacheBandwidth> caches;
+  for (const auto& l : levels) {
+    if (l.working_set <= 0 || (!caches.empty() && l.working_set <= caches.back().bytes)) continue;
+    caches.push_back({l.level, l.working_set, MeasureCopyBandwidthGbps(parallel, l.working_set)});
+  }
+  return caches;
+}
+
+double MeasureMemoryBandwidthGbps(const Parallelism& parallel) {
+  const int64_t l3 = std::max(0L, sysconf(_SC_LEVEL3_CACHE_SIZE));
+  const int64_t working_set = std::clamp<int64_t>(2 * l3, int64_t{128} << 20, int64_t{1} << 30);
+  return MeasureCopyBandwidthGbps(parallel, working_set);
 }
 
 double MeasuredFmaPeakGflops(const Parallelism& parallel) {
