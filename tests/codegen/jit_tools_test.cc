@@ -85,13 +85,13 @@ TEST(JitToolsTest, BusyKernels) {
 TEST(JitToolsTest, PerfReportNamesFusedKernels) {
   const std::string dir = ScratchDir("perf");
   const std::string log = dir + "/log.txt";
-  if (Shell("perf record -k 1 -o '" + dir + "/probe.data' -- true", log) != 0) {
+  if (Shell("perf record -N -k 1 -o '" + dir + "/probe.data' -- true", log) != 0) {
     GTEST_SKIP() << "perf cannot record here: " << ReadAll(log);
   }
   const std::string kernel = KernelName(*BusyProgram());
   ASSERT_FALSE(kernel.empty());
   const std::string child = std::string(kChildFlag) + "=1 KILN_PERF=1 JITDUMPDIR='" + dir +
-                            "' perf record -k 1 -o '" + dir + "/perf.data' -- '" + SelfPath() +
+                            "' perf record -N -k 1 -o '" + dir + "/perf.data' -- '" + SelfPath() +
                             "' --gtest_filter=JitToolsTest.BusyKernels";
   ASSERT_EQ(Shell(child, log), 0) << ReadAll(log);
   ASSERT_EQ(Shell("perf inject --jit -i '" + dir + "/perf.data' -o '" + dir + "/perf.jit.data'", log), 0)

@@ -5,6 +5,7 @@
 // the Chrome trace is valid JSON with complete events.
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 
@@ -70,9 +71,12 @@ TEST(ProfilerTest, EveryJitKernelAppearsWithItsLayersAndCalls) {
   SmallModel m = LoadSmallModel(Backend::kJit);
   std::vector<Buffer> out;
   ASSERT_TRUE(m.exe->RunInto(m.feeds, out).ok());  // compile outside the session
+  const Buffer plain = out[0].Clone();
   ProfileSession session;
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(m.exe->RunInto(m.feeds, out).ok());
   ProfileReport report = session.Stop();
+  // Profiling changes no result bit.
+  EXPECT_EQ(0, std::memcmp(plain.raw(), out[0].raw(), plain.size_bytes()));
   EXPECT_EQ(report.runs, 3);
   const std::set<std::string> planned = PlannedKernels(*m.exe, 5, /*with_aliases=*/false);
   ASSERT_FALSE(planned.empty());
