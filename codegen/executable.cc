@@ -143,8 +143,7 @@ absl::StatusOr<Executable::Specialized*> Executable::Specialization(int64_t batc
 absl::Status Executable::RunInto(const Feeds& feeds, std::vector<Buffer>& outputs) {
   KILN_ASSIGN_OR_RETURN(int64_t batch, BatchSizeOf(*program_, feeds));
   KILN_ASSIGN_OR_RETURN(Specialized* spec, Specialization(batch > 0 ? batch : 1));
-  ProfiledRun run(attached_profiler_ != nullptr ? attached_profiler_->recorder() : nullptr,
-                  batch);
+  ProfiledRun run(attached_profiler_, batch);
   if (spec->jit != nullptr) return spec->jit->Run(feeds, outputs);
   if (run.recorder() == nullptr) {
     KILN_ASSIGN_OR_RETURN(outputs, Evaluate(*spec->graph, spec->graph->outputs(), feeds, *pool_));

@@ -65,8 +65,8 @@ class Executable {
 
   // Records this executable's runs into `session` (typically a
   // kAttachedOnly one) from now on, instead of the global session; null
-  // detaches.
-  // The session must outlive the attachment; once stopped it records nothing.
+  // detaches. The session must outlive the attachment; once it is stopped,
+  // runs go to the global session again (if one is active).
   void AttachProfiler(ProfileSession* session) { attached_profiler_ = session; }
 
   Backend backend() const { return backend_; }

@@ -20,7 +20,12 @@ std::vector<ProfileRecorder*>& Published() {
   return *published;
 }
 std::atomic<ProfileRecorder*> global_recorder{nullptr};
-std::atomic<int64_t> runs_in_flight{0};
+// Runs in flight, counted per epoch: a Stop opens a new epoch and waits
+// only for the runs of the old one, so runs that keep starting on other
+// threads never hold it up.
+std::atomic<uint64_t> run_epoch{0};
+std::atomic<int64_t> runs_in_epoch[2];
+std::mutex stop_mu;  // one epoch change at a time
 
 int64_t BytesOf(const TensorType& t) { return t.shape.NumElements() * DTypeSize(t.dtype); }
 
@@ -216,25 +221,35 @@ ProfileRecorder* CurrentRecorder() { return current_recorder; }
 void PublishRecorder(ProfileRecorder* recorder) {
   std::lock_guard<std::mutex> lock(published_mu);
   Published().push_back(recorder);
-  global_recorder.store(recorder, std::memory_order_release);
+  global_recorder.store(recorder);
 }
 
 void WithdrawRecorder(ProfileRecorder* recorder) {
   std::lock_guard<std::mutex> lock(published_mu);
   std::vector<ProfileRecorder*>& published = Published();
   published.erase(std::remove(published.begin(), published.end(), recorder), published.end());
-  global_recorder.store(published.empty() ? nullptr : published.back(),
-                        std::memory_order_release);
+  global_recorder.store(published.empty() ? nullptr : published.back());
 }
 
 void WaitForRunsInFlight() {
-  while (runs_in_flight.load(std::memory_order_acquire) != 0) std::this_thread::yield();
+  std::lock_guard<std::mutex> lock(stop_mu);
+  const uint64_t old_epoch = run_epoch.fetch_add(1);
+  while (runs_in_epoch[old_epoch & 1].load() != 0) std::this_thread::yield();
 }
 
-ProfiledRun::ProfiledRun(ProfileRecorder* attached, int64_t batch)
+ProfiledRun::ProfiledRun(const ProfileSession* attached, int64_t batch)
     : outer_(current_recorder), batch_(batch) {
-  runs_in_flight.fetch_add(1, std::memory_order_acq_rel);
-  recorder_ = attached != nullptr ? attached : global_recorder.load(std::memory_order_acquire);
+  while (true) {
+    const uint64_t epoch = run_epoch.load();
+    runs_in_epoch[epoch & 1].fetch_add(1);
+    if (run_epoch.load() == epoch) {
+      epoch_slot_ = static_cast<int>(epoch & 1);
+      break;
+    }
+    runs_in_epoch[epoch & 1].fetch_sub(1);  // a Stop began: count in the new epoch
+  }
+  recorder_ = attached != nullptr ? attached->recorder() : nullptr;
+  if (recorder_ == nullptr) recorder_ = global_recorder.load();
   current_recorder = recorder_;
   if (recorder_ != nullptr) start_ns_ = ProfileClockNs();
 }
@@ -242,7 +257,7 @@ ProfiledRun::ProfiledRun(ProfileRecorder* attached, int64_t batch)
 ProfiledRun::~ProfiledRun() {
   if (recorder_ != nullptr) recorder_->RecordRun(batch_, start_ns_, ProfileClockNs());
   current_recorder = outer_;
-  runs_in_flight.fetch_sub(1, std::memory_order_acq_rel);
+  runs_in_epoch[epoch_slot_].fetch_sub(1);
 }
 
 void ChunkRecordingParallelism::For(int64_t n, int64_t grain,

@@ -91,13 +91,15 @@ void WithdrawRecorder(ProfileRecorder* recorder);
 // The recorder of the run in progress on this thread, or null.
 ProfileRecorder* CurrentRecorder();
 
-// One Executable run: records into `attached` (an attached session's
-// recorder) or else the global session's, makes that recorder current on
+// One Executable run: records into the `attached` session (if any and
+// still active) or else the global session, makes that recorder current on
 // this thread for the scope and records the run itself. A session's Stop
-// waits for the runs in flight, so a recorder never dies under a run.
+// withdraws its recorder, then waits for the runs in flight, so a recorder
+// never dies under a run (the run counts and the recorder pointers are
+// sequentially consistent: a run is either waited for or sees no recorder).
 class ProfiledRun {
  public:
-  ProfiledRun(ProfileRecorder* attached, int64_t batch);
+  ProfiledRun(const ProfileSession* attached, int64_t batch);
   ~ProfiledRun();
   ProfiledRun(const ProfiledRun&) = delete;
   ProfiledRun& operator=(const ProfiledRun&) = delete;
@@ -108,10 +110,11 @@ class ProfiledRun {
   ProfileRecorder* outer_;
   int64_t batch_;
   int64_t start_ns_ = 0;
+  int epoch_slot_ = 0;
 };
 
-// Waits until no ProfiledRun is in flight (Stop calls it after unpublishing
-// its recorder).
+// Waits until every ProfiledRun that started before the call has ended
+// (Stop calls it after withdrawing its recorder); later runs do not count.
 void WaitForRunsInFlight();
 
 // Runs loops through `inner`, recording each chunk of the current step.

@@ -38,7 +38,7 @@ double KernelProfile::roofline_percent(const Roofline& roofline) const {
 }
 
 ProfileSession::ProfileSession(Scope scope)
-    : scope_(scope), recorder_(std::make_unique<ProfileRecorder>()) {
+    : scope_(scope), recorder_(std::make_unique<ProfileRecorder>()), live_(recorder_.get()) {
   if (scope_ == kEveryExecutable) PublishRecorder(recorder_.get());
 }
 
@@ -48,6 +48,7 @@ ProfileSession::~ProfileSession() {
 
 ProfileReport ProfileSession::Stop() {
   if (recorder_ == nullptr) return ProfileReport();
+  live_.store(nullptr);  // attached Executables start no new record
   if (scope_ == kEveryExecutable) WithdrawRecorder(recorder_.get());
   WaitForRunsInFlight();
   ProfileReport report = recorder_->Snapshot();

@@ -23,6 +23,7 @@
 #ifndef KILN_CODEGEN_PROFILER_H_
 #define KILN_CODEGEN_PROFILER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -93,12 +94,12 @@ class ProfileSession {
   ProfileSession(const ProfileSession&) = delete;
   ProfileSession& operator=(const ProfileSession&) = delete;
 
-  // Stops recording and returns what was recorded. A second Stop returns
-  // an empty report.
+  // Stops recording and returns what was recorded; it waits for runs in
+  // flight on other threads to end. A second Stop returns an empty report.
   ProfileReport Stop();
-  bool active() const { return recorder_ != nullptr; }
-  // What an attached Executable records into (null once stopped).
-  ProfileRecorder* recorder() const { return recorder_.get(); }
+  bool active() const { return live_.load() != nullptr; }
+  // What an attached Executable records into (null once stopping).
+  ProfileRecorder* recorder() const { return live_.load(); }
 
   // At most this many trace events are kept per thread (the table counts
   // every call).
@@ -107,6 +108,7 @@ class ProfileSession {
  private:
   Scope scope_;
   std::unique_ptr<ProfileRecorder> recorder_;
+  std::atomic<ProfileRecorder*> live_;  // recorder_ until Stop begins
 };
 
 }  // namespace kiln

@@ -4,10 +4,13 @@
 // the roofline column follows its definition; sessions nest and attach;
 // the Chrome trace is valid JSON with complete events.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "codegen/executable.h"
 #include "codegen/profiler.h"
@@ -184,6 +187,33 @@ TEST(ProfilerTest, AttachedSessionsRecordOnlyTheirExecutable) {
   ProfileSession later;
   EXPECT_EQ(later.Stop().runs, 0);
   EXPECT_EQ(global.Stop().runs, 0);  // a second Stop: empty
+}
+
+TEST(ProfilerTest, SessionsComeAndGoWhileAnotherThreadRuns) {
+  SmallModel m = LoadSmallModel(Backend::kJit);
+  std::vector<Buffer> first;
+  ASSERT_TRUE(m.exe->RunInto(m.feeds, first).ok());
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> runs{0};
+  std::thread runner([&] {
+    std::vector<Buffer> out;
+    while (!done.load()) {
+      if (!m.exe->RunInto(m.feeds, out).ok()) break;
+      ++runs;
+    }
+  });
+  int64_t recorded = 0;
+  for (int i = 0; i < 20; ++i) {
+    ProfileSession session;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ProfileReport report = session.Stop();  // must not wait for the runner to pause
+    recorded += report.runs;
+    for (const KernelProfile& k : report.kernels) EXPECT_GT(k.calls, 0) << k.name;
+  }
+  done = true;
+  runner.join();
+  EXPECT_GT(recorded, 0);
+  EXPECT_LE(recorded, runs.load());
 }
 
 TEST(ProfilerTest, ChromeTraceIsValidJsonWithCompleteEvents) {
