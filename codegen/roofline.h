@@ -56,7 +56,8 @@ absl::StatusOr<Roofline> MachineRoofline(const Parallelism& parallel);
 
 // The measurements themselves, uncached: every thread runs 12 independent
 // chains of the widest FMAs the CPU has (512-bit, else 256-bit) for a fixed
-// count; the best of 5. Bandwidth: every thread copies its share of a
+// count; the best of 5, each thread's rate from its own CPU time (so that
+// a shared machine's other work costs the measurement little). Bandwidth: every thread copies its share of a
 // `working_set` / 2 byte buffer into another, repeatedly (read + write
 // bytes), the best of 5. The cache levels measured are L1, L2 (half of each
 // per thread) and L3 (half of it), as sysconf reports them; memory is

@@ -1,4 +1,6 @@
-// The roofline measurements (see roofline.h). The FMA loop is compiled three
+// The roofline measurements (see roofline.h). Rates are summed over the
+// threads, each from its own CPU time, so cores taken by other processes
+// lower the measurement little. The FMA loop is compiled three
 // times (AVX-512, AVX2+FMA, baseline) and the widest the CPU runs is picked
 // at run time, so the library needs no -march flag; codegen/CMakeLists.txt
 // builds this file with -ffp-contract=fast so `a * b + c` is one FMA.
@@ -6,10 +8,11 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 
 #include "codegen/roofline.h"
 
@@ -55,8 +58,28 @@ float WidestChains(float seed, int& lanes) {
   return Chains128(seed);
 }
 
-double SecondsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+// CPU time of the calling thread: on a shared machine a thread that waits
+// for a core does not count against the rate it reaches while it runs.
+double ThreadCpuSeconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+// Runs work(begin, end) on every thread's chunk of [0, threads) and returns
+// the sum over chunks of units(begin, end) / the chunk's CPU seconds.
+template <typename Work, typename Units>
+double SumOfChunkRates(const Parallelism& parallel, Work work, Units units) {
+  std::mutex mu;
+  double rate = 0;
+  parallel.For(parallel.num_threads(), 1, [&](int64_t b, int64_t e) {
+    const double start = ThreadCpuSeconds();
+    work(b, e);
+    const double seconds = ThreadCpuSeconds() - start;
+    std::lock_guard<std::mutex> lock(mu);
+    if (seconds > 0) rate += units(b, e) / seconds;
+  });
+  return rate;
 }
 
 }  // namespace
@@ -66,18 +89,17 @@ double MeasureFmaPeakGflops(const Parallelism& parallel) {
   for (int rep = 0; rep < 5; ++rep) {
     std::atomic<float> sink{0};
     std::atomic<int> lanes{4};
-    const int threads = parallel.num_threads();
-    const auto start = std::chrono::steady_clock::now();
-    parallel.For(threads, 1, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        int width = 4;
-        sink = sink + WidestChains(static_cast<float>(i + 1), width);
-        lanes = width;
-      }
-    });
-    const double s = SecondsSince(start);
-    const double flops = 2.0 * threads * kSteps * kChains * lanes.load();
-    best = std::max(best, flops / s / 1e9);
+    const double rate = SumOfChunkRates(
+        parallel,
+        [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) {
+            int width = 4;
+            sink = sink + WidestChains(static_cast<float>(i + 1), width);
+            lanes = width;
+          }
+        },
+        [&](int64_t b, int64_t e) { return 2.0 * (e - b) * kSteps * kChains * lanes.load(); });
+    best = std::max(best, rate / 1e9);
   }
   return best;
 }
@@ -103,15 +125,17 @@ double MeasureCopyBandwidthGbps(const Parallelism& parallel, int64_t working_set
   });
   double best = 0;
   for (int rep = 0; rep < 5; ++rep) {
-    const auto start = std::chrono::steady_clock::now();
-    parallel.For(threads, 1, [&](int64_t b, int64_t e) {
-      for (int64_t r = 0; r < repeats; ++r) {
-        std::memcpy(dst + b * slice, src + b * slice, (e - b) * slice);
-        // Keep the copies: the compiler may not merge or drop them.
-        asm volatile("" : : "r"(dst) : "memory");
-      }
-    });
-    best = std::max(best, 2.0 * half * repeats / SecondsSince(start) / 1e9);
+    const double rate = SumOfChunkRates(
+        parallel,
+        [&](int64_t b, int64_t e) {
+          for (int64_t r = 0; r < repeats; ++r) {
+            std::memcpy(dst + b * slice, src + b * slice, (e - b) * slice);
+            // Keep the copies: the compiler may not merge or drop them.
+            asm volatile("" : : "r"(dst) : "memory");
+          }
+        },
+        [&](int64_t b, int64_t e) { return 2.0 * (e - b) * slice * repeats; });
+    best = std::max(best, rate / 1e9);
   }
   return best;
 }
