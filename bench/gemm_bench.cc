@@ -2,14 +2,14 @@
 // node: /jit runs the JIT GEMM kernel, /interp the Highway GEMM; /jit_at and
 // /jit_bt read A or B transposed (a Dense layer's gradients). Counters:
 // GFLOP/s (2 M N K flops per run) and peak_fraction, the share of the FMA
-// peak measured on this machine with the same thread count (fma_peak.h).
+// peak measured on this machine with the same thread count (codegen/roofline.h).
 // Threads: KILN_NUM_THREADS (default all cores). bench/compare_gemm.py
 // times torch.matmul on the same shape beside it.
 #include <chrono>
 #include <random>
 #include <string>
 
-#include "bench/fma_peak.h"
+#include "codegen/roofline.h"
 #include "benchmark/benchmark.h"
 #include "codegen/executable.h"
 #include "codegen/thread_pool.h"

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen/jit_program.h"
+#include "codegen/profile_recorder_internal.h"
+#include "codegen/profiler.h"
 #include "codegen/thread_pool.h"
 #include "graph/passes.h"
 #include "graph/status_macros.h"
@@ -80,7 +82,44 @@ absl::StatusOr<std::vector<VariableUpdate>> CheckUpdates(
 struct Executable::Specialized {
   std::shared_ptr<Graph> graph;
   std::unique_ptr<JitProgram> jit;  // JIT backend only
+  std::vector<KernelProfileInfo> node_profile;  // interpreter: per node id
 };
+
+namespace {
+
+// Each interpreter node as a profiled kernel.
+std::vector<KernelProfileInfo> DescribeNodes(const Graph& g) {
+  std::vector<KernelProfileInfo> nodes;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    const Node& n = g.node(id);
+    std::string name = absl::StrCat(n.layer, n.layer.empty() ? "" : "/", n.op->name, "_", id);
+    nodes.push_back(DescribeKernel(g, std::move(name), "interp", {id}, n.inputs, {id}));
+  }
+  return nodes;
+}
+
+// Times the interpreter's nodes and their thread-pool chunks.
+class NodeTimer final : public NodeObserver {
+ public:
+  NodeTimer(ProfileRecorder* recorder, const std::vector<KernelProfileInfo>& nodes,
+            ChunkRecordingParallelism& chunks)
+      : recorder_(recorder), nodes_(nodes), chunks_(chunks) {}
+  void KernelStarts(NodeId id) override {
+    chunks_.set_step(&nodes_[id]);
+    start_ns_ = ProfileClockNs();
+  }
+  void KernelEnds(NodeId id) override {
+    recorder_->Record(nodes_[id], ProfileEvent::kStep, start_ns_, ProfileClockNs());
+  }
+
+ private:
+  ProfileRecorder* recorder_;
+  const std::vector<KernelProfileInfo>& nodes_;
+  ChunkRecordingParallelism& chunks_;
+  int64_t start_ns_ = 0;
+};
+
+}  // namespace
 
 Executable::~Executable() = default;
 
@@ -151,6 +190,7 @@ absl::StatusOr<Executable::Specialized*> Executable::Specialization(int64_t batc
   KILN_RETURN_IF_ERROR(EliminateCommonSubexpressions(g).status());
   KILN_RETURN_IF_ERROR(EliminateDeadCode(g).status());
   KILN_RETURN_IF_ERROR(VerifyGraph(g));
+  if (backend_ == Backend::kInterp) spec->node_profile = DescribeNodes(g);
   if (backend_ == Backend::kJit) {
     KILN_ASSIGN_OR_RETURN(spec->jit, JitProgram::Build(spec->graph, *pool_, update_names_));
     const char* explain = std::getenv("KILN_EXPLAIN_FUSION");
@@ -192,9 +232,16 @@ absl::Status Executable::RunInto(const Feeds& feeds, const MutableFeeds& variabl
   }
   KILN_ASSIGN_OR_RETURN(int64_t batch, BatchSizeOf(*program_, all));
   KILN_ASSIGN_OR_RETURN(Specialized* spec, Specialization(batch > 0 ? batch : 1));
+  ProfiledRun run(attached_profiler_, batch);
   if (spec->jit != nullptr) return spec->jit->Run(all, outputs, targets);
-  KILN_ASSIGN_OR_RETURN(outputs,
-                        Evaluate(*spec->graph, spec->graph->outputs(), all, *pool_));
+  if (run.recorder() == nullptr) {
+    KILN_ASSIGN_OR_RETURN(outputs, Evaluate(*spec->graph, spec->graph->outputs(), all, *pool_));
+  } else {
+    ChunkRecordingParallelism recording(*pool_, run.recorder());
+    NodeTimer timer(run.recorder(), spec->node_profile, recording);
+    KILN_ASSIGN_OR_RETURN(outputs,
+                          Evaluate(*spec->graph, spec->graph->outputs(), all, recording, &timer));
+  }
   // Every value is computed before any variable changes.
   for (size_t k = 0; k < targets.size(); ++k) {
     const Buffer& value = outputs[num_results_ + k];

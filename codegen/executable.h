@@ -5,7 +5,8 @@
 // (concrete shapes, folded constants), built once and cached: for the JIT
 // backend (the default) a JitProgram of fused kernels compiled by LLVM; for
 // the interpreter, node-by-node Highway kernels. The backend comes from the
-// options or KILN_BACKEND=jit|interp.
+// options or KILN_BACKEND=jit|interp. Runs are profiled while a
+// ProfileSession is active (codegen/profiler.h).
 //
 // A program may also carry updates: (variable, new value) pairs. A run then
 // writes each new value into the buffer passed for that variable, and every
@@ -37,6 +38,7 @@
 namespace kiln {
 
 class JitProgram;
+class ProfileSession;
 class ThreadPool;
 
 enum class Backend { kJit, kInterp };
@@ -85,6 +87,12 @@ class Executable {
   absl::Status RunInto(const Feeds& feeds, const MutableFeeds& variables,
                        std::vector<Buffer>& outputs);
 
+  // Records this executable's runs into `session` (typically a
+  // kAttachedOnly one) from now on, instead of the global session; null
+  // detaches. The session must outlive the attachment; once it is stopped,
+  // runs go to the global session again (if one is active).
+  void AttachProfiler(ProfileSession* session) { attached_profiler_ = session; }
+
   Backend backend() const { return backend_; }
   int num_threads() const;
   // The optimized program text; with a batch size, its specialization and,
@@ -105,6 +113,7 @@ class Executable {
   std::vector<TensorType> update_types_;
   std::unique_ptr<ThreadPool> own_pool_;
   const ThreadPool* pool_ = nullptr;
+  ProfileSession* attached_profiler_ = nullptr;
   std::mutex mu_;
   absl::flat_hash_map<int64_t, std::unique_ptr<Specialized>> by_batch_;
 };

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -61,6 +62,12 @@ absl::Status Verify(const llvm::Module& module) {
                      "' does not verify: ", problems));
   }
   return absl::OkStatus();
+}
+
+// True when environment variable `name` is "1".
+bool EnvironmentFlag(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && absl::string_view(value) == "1";
 }
 
 }  // namespace
@@ -119,6 +126,7 @@ absl::StatusOr<std::unique_ptr<KernelJit>> KernelJit::Create(
                    .create();
   if (!lljit) return FromLlvm(lljit.takeError(), "JIT: creating LLJIT");
   jit->lljit_ = std::move(*lljit);
+  KILN_RETURN_IF_ERROR(EnableJitToolSupport(*jit->lljit_, options.perf, options.gdb));
 
   jit->OpenDiskCache(options);
   return jit;
@@ -128,6 +136,8 @@ absl::StatusOr<KernelJit*> KernelJit::Default() {
   static const absl::StatusOr<KernelJit*>* instance = [] {
     KernelJitOptions options;
     options.warn_on_disk_error = true;
+    options.perf = EnvironmentFlag("KILN_PERF");
+    options.gdb = EnvironmentFlag("KILN_GDB");
     absl::StatusOr<std::unique_ptr<KernelJit>> jit = Create(options);
     if (!jit.ok()) return new absl::StatusOr<KernelJit*>(jit.status());
     return new absl::StatusOr<KernelJit*>(jit->release());

@@ -67,7 +67,14 @@ struct KernelJitOptions {
   JitOptLevel opt_level = JitOptLevel::kO2;
   // Print disk-cache problems to stderr (once per instance).
   bool warn_on_disk_error = false;
+  // Register linked kernels with perf (jitdump) and gdb (GDB JIT
+  // interface); Default() reads KILN_PERF=1 and KILN_GDB=1.
+  bool perf = false;
+  bool gdb = false;
 };
+
+// Adds ORC's perf and gdb plugins to `lljit` (jit_tool_support.cc).
+absl::Status EnableJitToolSupport(llvm::orc::LLJIT& lljit, bool perf, bool gdb);
 
 struct KernelJitStats {
   int64_t memory_hits = 0;   // requests answered from memory
@@ -83,8 +90,9 @@ class KernelJit {
  public:
   static absl::StatusOr<std::unique_ptr<KernelJit>> Create(
       const KernelJitOptions& options = {});
-  // The process-wide instance (environment defaults; reports disk-cache
-  // problems on stderr). Never destroyed.
+  // The process-wide instance (environment defaults, KILN_PERF and
+  // KILN_GDB included; reports disk-cache problems on stderr). Never
+  // destroyed.
   static absl::StatusOr<KernelJit*> Default();
   ~KernelJit();
   KernelJit(const KernelJit&) = delete;

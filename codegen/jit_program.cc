@@ -7,6 +7,7 @@
 #include "codegen/buffer_plan.h"
 #include "codegen/gemm_emitter_internal.h"
 #include "codegen/jit_internal.h"
+#include "codegen/kernel_dump_internal.h"
 #include "codegen/kernel_emitter_internal.h"
 #include "graph/status_macros.h"
 #include "llvm/IR/LLVMContext.h"
@@ -52,6 +53,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
   KILN_ASSIGN_OR_RETURN(program->plan_, PlanFusion(g));
   KILN_ASSIGN_OR_RETURN(KernelJit * jit, KernelJit::Default());
   const int lanes = std::max(4, jit->vector_bits() / 32);
+  const std::string dump_dir = DumpDirFromEnvironment();
   for (size_t i = 0; i < program->plan_.groups.size(); ++i) {
     const KernelGroup& group = program->plan_.groups[i];
     Step step{.group = static_cast<int>(i)};
@@ -60,6 +62,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       auto context = std::make_unique<llvm::LLVMContext>();
       auto module = std::make_unique<llvm::Module>(schedule.name, *context);
       KILN_RETURN_IF_ERROR(EmitKernel(g, schedule, *module));
+      if (!dump_dir.empty()) KILN_RETURN_IF_ERROR(DumpKernel(dump_dir, g, group, *module, *jit));
       KILN_ASSIGN_OR_RETURN(
           std::vector<void*> fns,
           jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
@@ -75,6 +78,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       auto context = std::make_unique<llvm::LLVMContext>();
       auto module = std::make_unique<llvm::Module>(gemm.name, *context);
       KILN_RETURN_IF_ERROR(EmitGemmKernel(g, gemm, *module));
+      if (!dump_dir.empty()) KILN_RETURN_IF_ERROR(DumpKernel(dump_dir, g, group, *module, *jit));
       KILN_ASSIGN_OR_RETURN(
           std::vector<void*> fns,
           jit->Compile(llvm::orc::ThreadSafeModule(std::move(module), std::move(context)),
@@ -93,6 +97,7 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
     program->steps_.push_back(std::move(step));
   }
   KILN_RETURN_IF_ERROR(program->PlanSlots());
+  program->DescribeSteps();
   return program;
 }
 
@@ -237,15 +242,19 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs,
     }
     ptr[s] = static_cast<char*>(const_cast<void*>(p));
   }
-  for (const Step& step : steps_) {
+  ProfileRecorder* recorder = CurrentRecorder();
+  ChunkRecordingParallelism recording(parallel_, recorder);
+  const Parallelism& pool = recorder != nullptr ? recording : parallel_;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& step = steps_[i];
+    StepTimer timer(step.slots.empty() ? nullptr : recorder, profile_[i], recording);
     if (step.kernel != nullptr) {
       std::vector<char*> args;
       for (int s : step.slots) args.push_back(ptr[s]);
       {
         auto* kernel = step.kernel;
         char** a = args.data();
-        parallel_.For(step.work_items, step.grain,
-                      [&](int64_t b, int64_t e) { kernel(a, b, e); });
+        pool.For(step.work_items, step.grain, [&](int64_t b, int64_t e) { kernel(a, b, e); });
       }
       continue;
     }
@@ -255,8 +264,8 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs,
       auto* gemm = step.gemm;
       char** a = args.data();
       const int64_t scratch = step.scratch_bytes;
-      parallel_.For(step.work_items, step.grain,
-                    [&](int64_t b, int64_t e) { gemm(a, b, e, ThreadScratch(scratch)); });
+      pool.For(step.work_items, step.grain,
+               [&](int64_t b, int64_t e) { gemm(a, b, e, ThreadScratch(scratch)); });
       continue;
     }
     if (step.slots.empty()) continue;  // an alias
@@ -270,7 +279,7 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs,
     Buffer out = Buffer::View(n.type.dtype, n.type.shape, ptr[step.slots.back()]);
     std::vector<const Buffer*> inputs;
     for (const Buffer& v : views) inputs.push_back(&v);
-    absl::Status s = n.op->interp(KernelContext{inputs, &out, n.attrs, parallel_});
+    absl::Status s = n.op->interp(KernelContext{inputs, &out, n.attrs, pool});
     if (!s.ok()) return s;
   }
   // Outputs that are fed values, constants or listed twice are copies.
@@ -284,6 +293,19 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs,
     }
   }
   return absl::OkStatus();
+}
+
+void JitProgram::DescribeSteps() {
+  const Graph& g = *graph_;
+  for (const Step& step : steps_) {
+    const KernelGroup& group = plan_.groups[step.group];
+    const char* kind = step.kernel != nullptr ? "fused" : step.gemm != nullptr ? "gemm" : "library";
+    const std::vector<NodeId> root = {group.root};
+    const bool library = step.kernel == nullptr && step.gemm == nullptr;
+    profile_.push_back(DescribeKernel(g, group.name, kind, library ? root : group.nodes,
+                                      library ? g.node(group.root).inputs : group.inputs,
+                                      library ? root : group.outputs));
+  }
 }
 
 int JitProgram::num_jit_kernels() const {

@@ -31,6 +31,7 @@
 #include "codegen/fusion_plan.h"
 #include "codegen/gemm_schedule.h"
 #include "codegen/kernel_schedule.h"
+#include "codegen/profile_recorder_internal.h"
 #include "graph/evaluate.h"
 #include "graph/graph.h"
 
@@ -74,6 +75,7 @@ class JitProgram {
   absl::Status PlanSlots();
   // Which update values are computed straight into their variable.
   void PlanInPlaceUpdates(const std::vector<int>& first, std::vector<int>& last);
+  void DescribeSteps();  // fills profile_
 
   std::shared_ptr<const Graph> graph_;
   const Parallelism& parallel_;
@@ -81,6 +83,7 @@ class JitProgram {
   std::vector<KernelSchedule> schedules_;  // per group (empty for library groups)
   std::vector<GemmSchedule> gemms_;        // per group (empty unless a GEMM)
   std::vector<Step> steps_;
+  std::vector<KernelProfileInfo> profile_;  // per step, for the profiler
   // Slots: one per value held in memory (fed, constant, intermediate, output).
   std::vector<NodeId> slot_node_;
   std::vector<int64_t> slot_offset_;  // arena offset, or -1

@@ -83,7 +83,8 @@ absl::Status SpecializeBatch(Graph& graph, int64_t batch) {
 absl::StatusOr<std::vector<Buffer>> Evaluate(const Graph& graph,
                                              absl::Span<const NodeId> outputs,
                                              const Feeds& feeds,
-                                             const Parallelism& parallel) {
+                                             const Parallelism& parallel,
+                                             NodeObserver* observer) {
   const std::vector<NodeId> order = TopologicalOrder(graph, outputs);
 
   // Readers left per node; outputs are never freed.
@@ -114,8 +115,10 @@ absl::StatusOr<std::vector<Buffer>> Evaluate(const Graph& graph,
             absl::StrCat("[", n.op->name, "] has no interpreter kernel"));
       }
       owned[id] = std::make_unique<Buffer>(n.type.dtype, n.type.shape);
+      if (observer != nullptr) observer->KernelStarts(id);
       absl::Status s = n.op->interp(
           KernelContext{inputs, owned[id].get(), n.attrs, parallel});
+      if (observer != nullptr) observer->KernelEnds(id);
       if (!s.ok()) {
         absl::string_view msg = s.message();
         const std::string prefix = absl::StrCat("[", n.op->name, "]");

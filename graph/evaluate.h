@@ -42,12 +42,22 @@ absl::StatusOr<const Buffer*> FedValue(const Node& node, const Feeds& feeds);
 // re-runs the shape rules.
 absl::Status SpecializeBatch(Graph& graph, int64_t batch);
 
+// Told when each interpreter kernel starts and ends (the profiler times
+// nodes with it); source nodes run no kernel and are not reported.
+class NodeObserver {
+ public:
+  virtual ~NodeObserver() = default;
+  virtual void KernelStarts(NodeId id) = 0;
+  virtual void KernelEnds(NodeId id) = 0;
+};
+
 // Evaluates `outputs` of a graph whose shapes are concrete. Every input and
 // variable the outputs need must be fed with its exact dtype and shape.
 absl::StatusOr<std::vector<Buffer>> Evaluate(const Graph& graph,
                                              absl::Span<const NodeId> outputs,
                                              const Feeds& feeds,
-                                             const Parallelism& parallel);
+                                             const Parallelism& parallel,
+                                             NodeObserver* observer = nullptr);
 
 // Clones the graph, specializes it to the feeds' batch size and evaluates.
 absl::StatusOr<std::vector<Buffer>> EvaluateTensors(

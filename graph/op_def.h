@@ -134,6 +134,11 @@ using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorTyp
                                                       const TensorType& output,
                                                       const Attrs& attrs);
 
+// Floating-point operations of one call, for the profiler's roofline
+// (codegen/profiler.h). Ops whose count the fusion kind gives need none.
+using FlopsFn = int64_t (*)(absl::Span<const TensorType> inputs, const TensorType& output,
+                            const Attrs& attrs);
+
 // How the conformance suite exercises an op (tests/ops/conformance_test.cc).
 struct TestInput {
   TensorType type;
@@ -175,6 +180,9 @@ struct OpDef {
   ContractionFn contraction = nullptr;  // JIT: contractions run as a GEMM
   KernelFn reference = nullptr;  // plain scalar loops, for tests
   OpTests (*tests)() = nullptr;
+  // null: elementwise ops count one flop per output element, reductions
+  // one per input element, `contraction` ops 2mnk, the rest none.
+  FlopsFn flops = nullptr;
 };
 
 // Looks ops up by name (the parser and the passes need this; ops/ provides

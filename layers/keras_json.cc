@@ -7,7 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 #include "layers/input_layer.h"
 #include "layers/layer_registry.h"
 #include "nlohmann/json.hpp"

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 
 namespace kiln {
 namespace {

@@ -1,6 +1,6 @@
 // numpy .npy array files: read format versions 1.0, 2.0 and 3.0, write 1.0
 // (whose header always suffices: like numpy, at most 64 dimensions), as
-// numpy.save / numpy.load do. Writes are atomic (layers/file_io.h).
+// numpy.save / numpy.load do. Writes are atomic (graph/file_io.h).
 //
 //   KILN_RETURN_IF_ERROR(WriteNpy("x.npy", Buffer::FromVector<float>(
 //       Shape{2, 2}, {1, 2, 3, 4})));

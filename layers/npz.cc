@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 #include "layers/npy.h"
 
 namespace kiln {

@@ -3,7 +3,7 @@
 // order and may contain '/' ("dense_1/kernel" is member
 // "dense_1/kernel.npy"). Reading checks every CRC-32 and understands the
 // zip64 extra fields and end records numpy and other zip writers produce;
-// writes are atomic (layers/file_io.h).
+// writes are atomic (graph/file_io.h).
 //
 //   NpzEntries weights;
 //   weights.emplace_back("dense_1/kernel", Buffer::Zeros(DType::kF32, {4, 2}));

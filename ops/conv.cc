@@ -146,6 +146,11 @@ const OpDef kConvOp = {
     .interp = Interp,
     .reference = Reference,
     .tests = Tests,
+    .flops = [](absl::Span<const TensorType> inputs, const TensorType&,
+                const Attrs& attrs) -> int64_t {
+      absl::StatusOr<ConvGeometry> g = ConvGeometryOf(inputs[0].shape, inputs[1].shape, attrs);
+      return g.ok() ? ConvFlops(*g) : 0;
+    },
 };
 
 Tensor Conv(const Tensor& x, const Tensor& filter, const IntList& strides,

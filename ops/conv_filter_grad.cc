@@ -144,6 +144,11 @@ const OpDef kConvFilterGradOp = {
     .interp = Interp,
     .reference = Reference,
     .tests = Tests,
+    .flops = [](absl::Span<const TensorType> inputs, const TensorType&,
+                const Attrs& attrs) -> int64_t {
+      absl::StatusOr<ConvGeometry> g = Geometry(inputs[0].shape, inputs[1].shape, attrs);
+      return g.ok() ? ConvFlops(*g) : 0;
+    },
 };
 
 Tensor ConvFilterGrad(const Tensor& x, const Tensor& output_grad, const Shape& filter_shape,

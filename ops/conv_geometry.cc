@@ -400,4 +400,8 @@ std::vector<ConvTestConfig> PoolTestConfigs() {
   };
 }
 
+int64_t ConvFlops(const ConvGeometry& g) {
+  return 2 * g.batch * g.out_positions() * g.out_channels * g.taps() * g.in_per_group();
+}
+
 }  // namespace kiln

@@ -54,6 +54,10 @@ struct ConvGeometry {
   Shape FilterShape() const;  // [k..., Cin/groups, Cout]
 };
 
+// Flops of the convolution (2 per multiply-add), which each of its two
+// gradients does as well: the profiler's count for the three ops.
+int64_t ConvFlops(const ConvGeometry& g);
+
 // Geometry of a convolution of `x` with `filter` under the attributes
 // strides, dilations, pad_low, pad_high (IntList, one entry per spatial dim)
 // and groups (int64). Errors say what was expected and what was got.

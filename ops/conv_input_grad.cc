@@ -160,6 +160,11 @@ const OpDef kConvInputGradOp = {
     .interp = Interp,
     .reference = Reference,
     .tests = Tests,
+    .flops = [](absl::Span<const TensorType> inputs, const TensorType&,
+                const Attrs& attrs) -> int64_t {
+      absl::StatusOr<ConvGeometry> g = Geometry(inputs[0].shape, inputs[1].shape, attrs);
+      return g.ok() ? ConvFlops(*g) : 0;
+    },
 };
 
 Tensor ConvInputGrad(const Tensor& output_grad, const Tensor& filter, const Shape& input_shape,

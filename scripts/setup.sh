@@ -9,6 +9,7 @@ packages=(
   llvm-19-dev libhwy-dev libabsl-dev nlohmann-json3-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist
+  linux-perf gdb  # the profiler's perf and gdb tests (tests/codegen/jit_tools_test.cc)
 )
 
 missing=()

@@ -73,17 +73,7 @@ absl::StatusOr<EvalOptions> ParseEvalArgs(const std::vector<std::string>& args) 
   o.inputs = flags.values["--input"];
   if (flags.Has("--cotangent")) o.cotangents = flags.values["--cotangent"];
   o.training = flags.Has("--training");
-  if (flags.Has("--backend")) {
-    KILN_ASSIGN_OR_RETURN(std::string b, flags.One("--backend"));
-    if (b == "jit") {
-      o.backend = Backend::kJit;
-    } else if (b == "interp") {
-      o.backend = Backend::kInterp;
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--backend '", b, "' is not a backend (jit or interp)"));
-    }
-  }
+  KILN_ASSIGN_OR_RETURN(o.backend, BackendFlag(flags));
   if (flags.Has("--seed")) {
     KILN_ASSIGN_OR_RETURN(std::string s, flags.One("--seed"));
     if (!absl::SimpleAtoi(s, &o.seed)) {

@@ -1,6 +1,8 @@
 #include "tools/flags.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 #include "tools/commands.h"
 
 namespace kiln {
@@ -32,6 +34,27 @@ absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
     }
   }
   return flags;
+}
+
+absl::StatusOr<std::optional<Backend>> BackendFlag(const Flags& flags) {
+  if (!flags.Has("--backend")) return std::nullopt;
+  KILN_ASSIGN_OR_RETURN(std::string b, flags.One("--backend"));
+  if (b == "jit") return Backend::kJit;
+  if (b == "interp") return Backend::kInterp;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--backend '", b, "' is not a backend (jit or interp)"));
+}
+
+absl::StatusOr<int64_t> PositiveIntFlag(const Flags& flags, const std::string& name,
+                                        int64_t fallback) {
+  if (!flags.Has(name)) return fallback;
+  KILN_ASSIGN_OR_RETURN(std::string text, flags.One(name));
+  int64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) || value <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " '", text, "' is not a positive integer"));
+  }
+  return value;
 }
 
 }  // namespace kiln

@@ -7,12 +7,15 @@
 #ifndef KILN_TOOLS_FLAGS_H_
 #define KILN_TOOLS_FLAGS_H_
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "codegen/executable.h"
 
 namespace kiln {
 
@@ -31,6 +34,13 @@ struct Flags {
 absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
                                  const std::set<std::string>& with_value,
                                  const std::set<std::string>& boolean);
+
+// --backend jit|interp, or nullopt when not given.
+absl::StatusOr<std::optional<Backend>> BackendFlag(const Flags& flags);
+
+// The positive integer value of `name`, or `fallback` when not given.
+absl::StatusOr<int64_t> PositiveIntFlag(const Flags& flags, const std::string& name,
+                                        int64_t fallback);
 
 }  // namespace kiln
 

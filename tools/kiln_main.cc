@@ -2,6 +2,7 @@
 //
 //   kiln summary --model model.json
 //   kiln eval --model model.json --weights w.npz --input x.npy --out out.npz
+//   kiln profile --model model.json --input-shape 28,28,1 --trace step.json
 //
 // Any bad input ends with a one-line message and a non-zero exit status.
 #include <cstdio>
@@ -30,6 +31,8 @@ int main(int argc, char** argv) {
     status = kiln::RunEval(args);
   } else if (command == "show") {
     status = kiln::RunShow(args);
+  } else if (command == "profile") {
+    status = kiln::RunProfile(args);
   } else {
     status =
         absl::InvalidArgumentError(absl::StrCat("unknown command '", command, "'\n", kiln::kUsage));

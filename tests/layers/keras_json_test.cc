@@ -7,7 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 #include "nlohmann/json.hpp"
 
 namespace kiln {

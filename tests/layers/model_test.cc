@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 #include "layers/input_layer.h"
 #include "layers/max_pooling.h"
 #include "layers/merge.h"

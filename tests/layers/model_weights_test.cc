@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "layers/activity_regularization.h"
 #include "layers/dense.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 #include "layers/model.h"
 #include "layers/npz.h"
 #include "ops/ops.h"

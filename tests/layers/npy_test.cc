@@ -1,4 +1,4 @@
-// .npy files (layers/npy.h) and atomic writes (layers/file_io.h): round trips
+// .npy files (layers/npy.h) and atomic writes (graph/file_io.h): round trips
 // for every dtype and shape kind, the exact header numpy expects, fixtures
 // written by real numpy (tests/data/npy/make_npy_fixtures.py), rejected
 // dtypes, a table of malformed files, and that a failed write keeps the old
@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 
 namespace kiln {
 namespace {

@@ -13,7 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 
 namespace kiln {
 namespace {

@@ -104,6 +104,32 @@ awk 'NR == FNR { for (i = 3; i <= NF; ++i) x[i] = $i; next }
 
 # ---- bad inputs --------------------------------------------------------------------
 # A Sequential model around one layer config (JSON object text).
+# kiln profile: one row per kernel (JIT) or node (interpreter), each called
+# once per step and naming its layer; the trace is JSON with complete events.
+for backend in jit interp; do
+  if "$kiln" profile --model "$data/small_convnet.json" --input-shape 8,8,1 --batch 4 --steps 3 \
+      --backend "$backend" --trace "$scratch/trace_$backend.json" \
+      >"$scratch/profile_$backend.txt" 2>"$scratch/err.txt"; then
+    awk '/^-----/ { rules++; next }
+         rules == 2 { rows++; if ($3 != 3) bad = bad " " $1 " has " $3 " calls"
+                      if ($0 !~ /(conv2d|max_pooling2d|flatten|dense) \|/) bad = bad " " $1 " names no layer" }
+         END { if (rows == 0) bad = " no rows"; if (bad != "") { print bad; exit 1 } }' \
+      "$scratch/profile_$backend.txt" >"$scratch/err.txt" ||
+      fail "profile ($backend):$(cat "$scratch/err.txt")"
+    for layer in conv2d max_pooling2d dense; do
+      grep -q " $layer |" "$scratch/profile_$backend.txt" || fail "profile ($backend): no $layer row"
+    done
+    grep -q '"traceEvents"' "$scratch/trace_$backend.json" &&
+      grep -q '"ph":"X"' "$scratch/trace_$backend.json" || fail "profile ($backend): trace"
+    if command -v python3 >/dev/null; then
+      python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["traceEvents"]; assert any(x["ph"] == "X" and x.get("cat") == "kernel" for x in e)' \
+        "$scratch/trace_$backend.json" || fail "profile ($backend): trace is not valid JSON"
+    fi
+  else
+    fail "profile ($backend): $(cat "$scratch/err.txt")"
+  fi
+done
+
 one_layer_model() {
   printf '{"class_name": "Sequential", "config": {"name": "bad", "layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "x"}}, %s]}, "keras_version": "2.12.0", "backend": "tensorflow"}' "$1" >"$2"
 }
@@ -136,6 +162,10 @@ bad_cases=(
   "cotangent of the wrong shape|mlp_reg_x.npy|eval --model $m.json --weights ${m}_weights.npz --input ${m}_x.npy --cotangent ${m}_x.npy --out $scratch/bad_out.npz"
   "too many inputs|2 --input|eval --model $m.json --weights ${m}_weights.npz --input ${m}_x.npy --input ${m}_x.npy --out $scratch/bad_out.npz"
   "sgd without cotangent|--sgd-step needs --cotangent|eval --model $m.json --weights ${m}_weights.npz --input ${m}_x.npy --sgd-step 0.1 --out $scratch/bad_out.npz"
+  "profile input of the wrong shape|does not fit input 'image'|profile --model $data/small_convnet.json --input-shape 8,8"
+  "profile input shape not a list|--input-shape '8,x,1'|profile --model $data/small_convnet.json --input-shape 8,x,1"
+  "profile with no steps|--steps '0'|profile --model $data/small_convnet.json --input-shape 8,8,1 --steps 0"
+  "profile trace in a missing directory|/nonexistent-dir/t.json|profile --model $data/small_convnet.json --input-shape 8,8,1 --steps 1 --trace /nonexistent-dir/t.json"
   "unknown backend|--backend 'gpu'|eval --model $m.json --weights ${m}_weights.npz --input ${m}_x.npy --backend gpu --out $scratch/bad_out.npz"
 )
 for case in "${bad_cases[@]}"; do

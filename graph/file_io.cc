@@ -1,4 +1,4 @@
-#include "layers/file_io.h"
+#include "graph/file_io.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

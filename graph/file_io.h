@@ -4,8 +4,8 @@
 //
 //   KILN_RETURN_IF_ERROR(WriteFileAtomically("w.npz", bytes));
 //   KILN_ASSIGN_OR_RETURN(std::string back, ReadFileToString("w.npz"));
-#ifndef KILN_LAYERS_FILE_IO_H_
-#define KILN_LAYERS_FILE_IO_H_
+#ifndef KILN_GRAPH_FILE_IO_H_
+#define KILN_GRAPH_FILE_IO_H_
 
 #include <string>
 
@@ -27,4 +27,4 @@ absl::Status WriteFileAtomically(const std::string& path,
 
 }  // namespace kiln
 
-#endif  // KILN_LAYERS_FILE_IO_H_
+#endif  // KILN_GRAPH_FILE_IO_H_
