@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "layers/activations.h"
 #include "layers/losses_internal.h"
 #include "ops/ops.h"
 
@@ -107,7 +108,17 @@ absl::StatusOr<std::pair<Tensor, Tensor>> MatchLabels(Tensor y_true, Tensor y_pr
     return s;
   }
   auto [squeeze_true, squeeze_pred] = Squeezes(y_true.node().type, y_pred.node().type);
-  if (squeeze_pred) y_pred = Reshape(y_pred, DropLast(y_pred.node().type).shape);
+  if (squeeze_pred) {
+    const Shape squeezed = DropLast(y_pred.node().type).shape;
+    Tensor probabilities = Reshape(y_pred, squeezed);
+    // A sigmoid is elementwise, so its logits follow the squeeze (a softmax
+    // over the squeezed axis would not).
+    Tensor logits = LogitsOf(y_pred, ProbabilityKind::kSigmoid);
+    if (logits.defined()) {
+      RecordLogits(probabilities, Reshape(logits, squeezed), ProbabilityKind::kSigmoid);
+    }
+    y_pred = probabilities;
+  }
   if (squeeze_true) y_true = Reshape(y_true, DropLast(y_true.node().type).shape);
   if (y_true.dtype() != y_pred.dtype()) y_true = Cast(y_true, y_pred.dtype());
   return std::make_pair(y_true, y_pred);
