@@ -55,7 +55,58 @@ Tensor Loss::PerSample(const Tensor& y_true, const Tensor& y_pred, SourceLoc loc
 }
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, SourceLoc loc) const {
+  return Reduce(PerSample(y_true, y_pred, loc));
+}
+
+namespace {
+
+// Keras' squeeze_or_expand_dimensions for sample weights: a trailing 1 goes
+// when the weights have one more axis; then their dims must lead the
+// per-sample dims. Returns the weight dims to use.
+absl::StatusOr<std::vector<int64_t>> WeightDims(const TensorType& weight,
+                                                const Shape& per_sample) {
+  std::vector<int64_t> dims = weight.shape.dims();
+  if (dims.size() == static_cast<size_t>(per_sample.rank()) + 1 && dims.back() == 1) {
+    dims.pop_back();
+  }
+  bool fits = IsFloat(weight.dtype) && dims.size() <= static_cast<size_t>(per_sample.rank());
+  for (size_t i = 0; fits && i < dims.size(); ++i) {
+    fits = dims[i] == per_sample.dim(i) || (i > 0 && dims[i] == 1);  // 1 broadcasts
+  }
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected float sample weights of shape [N], [N,1] or the per-sample loss shape ",
+        per_sample.ToString(), ", got ", weight.ToString()));
+  }
+  return dims;
+}
+
+}  // namespace
+
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight,
+                        SourceLoc loc) const {
   Tensor per_sample = PerSample(y_true, y_pred, loc);
+  if (!per_sample.ok() || !sample_weight.defined()) return Reduce(per_sample);
+  if (!sample_weight.ok()) return sample_weight;
+  absl::StatusOr<std::vector<int64_t>> dims =
+      WeightDims(sample_weight.node().type, per_sample.shape());
+  if (!dims.ok()) return per_sample.graph()->Fail(name_, dims.status(), loc);
+  dims->resize(per_sample.rank(), 1);  // broadcasts over the remaining axes
+  Tensor weight = Reshape(sample_weight, Shape(*dims));
+  if (weight.dtype() != per_sample.dtype()) weight = Cast(weight, per_sample.dtype());
+  return Reduce(per_sample * weight);
+}
+
+absl::Status Loss::CheckSampleWeight(const TensorType& sample_weight,
+                                     const TensorType& y_pred) const {
+  std::vector<int64_t> dims = y_pred.shape.dims();
+  if (!dims.empty()) dims.pop_back();
+  absl::StatusOr<std::vector<int64_t>> fits = WeightDims(sample_weight, Shape(dims));
+  if (fits.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("[", name_, "] ", fits.status().message()));
+}
+
+Tensor Loss::Reduce(const Tensor& per_sample) const {
   if (!per_sample.ok() || reduction_ == Reduction::kNone || per_sample.rank() == 0) {
     return per_sample;
   }
