@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -163,9 +164,12 @@ class Model {
   // loss_weights=[...], metrics=[[...], ...]).
   absl::Status Compile(std::shared_ptr<Optimizer> optimizer, std::vector<OutputTraining> outputs,
                        CompileOptions options = {});
-  // By output name (output_names()); an output left out is not trained.
+  // By output name (output_names(), like Keras' dicts); an output left out
+  // is not trained. (A list of pairs, not a map: a braced list of
+  // OutputTraining would otherwise be ambiguous.)
   absl::Status Compile(std::shared_ptr<Optimizer> optimizer,
-                       std::map<std::string, OutputTraining> outputs, CompileOptions options = {});
+                       std::vector<std::pair<std::string, OutputTraining>> outputs,
+                       CompileOptions options = {});
   // Keras' model.output_names: the name of the layer that makes each output
   // ("output_<i>" when a plain op makes it).
   std::vector<std::string> output_names() const;

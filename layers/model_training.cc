@@ -83,12 +83,17 @@ absl::Status Model::Compile(std::shared_ptr<Optimizer> optimizer,
 }
 
 absl::Status Model::Compile(std::shared_ptr<Optimizer> optimizer,
-                            std::map<std::string, OutputTraining> outputs,
+                            std::vector<std::pair<std::string, OutputTraining>> outputs,
                             CompileOptions options) {
   KILN_RETURN_IF_ERROR(status_);
   const std::vector<std::string> names = output_names();
   std::vector<OutputTraining> by_position(names.size());
+  std::set<std::string> seen;
   for (auto& [name, settings] : outputs) {
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Compile: output '", name, "' is given twice"));
+    }
     auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end()) {
       return absl::InvalidArgumentError(absl::StrCat("Compile: model '", name_,
