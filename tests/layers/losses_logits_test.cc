@@ -11,6 +11,7 @@
 #include "graph/evaluate.h"
 #include "gtest/gtest.h"
 #include "layers/activations.h"
+#include "layers/advanced_activations.h"
 #include "layers/dense.h"
 #include "layers/initializers.h"
 #include "layers/input_layer.h"
@@ -102,6 +103,16 @@ TEST(LossesLogitsTest, SparseCategoricalCrossentropyOnASoftmaxUsesItsLogits) {
   Buffer labels = Buffer::FromVector<float>(Shape{2}, kClassIds);
   ExpectSoftmaxCase(RunLoss(SparseCategoricalCrossentropy(false, Reduction::kNone),
                         SparseCategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits, labels));
+}
+
+TEST(LossesLogitsTest, TheSoftmaxLayerOverTheLastAxisRecordsItsLogits) {
+  ClearSession();
+  Tensor x = Input({3});
+  Tensor last = MakeLayer<SoftmaxLayer>(-1)(x);
+  EXPECT_EQ(LogitsOf(last, ProbabilityKind::kSoftmax).id(), x.id());
+  EXPECT_FALSE(LogitsOf(last, ProbabilityKind::kSigmoid).defined());  // kinds do not mix
+  Tensor first = MakeLayer<SoftmaxLayer>(0)(Reshape(x, Shape{Shape::kBatch, 3}));
+  EXPECT_FALSE(LogitsOf(first, ProbabilityKind::kSoftmax).defined());  // not over classes
 }
 
 TEST(LossesLogitsTest, BinaryCrossentropyOnASigmoidUsesItsLogitsAlsoWhenSqueezed) {
