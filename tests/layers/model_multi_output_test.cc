@@ -129,6 +129,14 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
     EXPECT_EQ(names, (std::vector<std::string>{"loss", "value_loss", "label_loss", "value_mae",
                                                "label_mae"}));
     EXPECT_NEAR((*logs)[0].second, (*logs)[1].second + (*logs)[2].second, 1e-6);
+    // One sample_weight weighs every output's loss (metrics stay unweighted).
+    Buffer triple = Buffer::FromVector<float>(Shape{kBatch}, {3, 3, 3});
+    auto weighted = model->TestOnBatch(inputs, labels, {.sample_weight = &triple});
+    ASSERT_TRUE(weighted.ok()) << weighted.status();
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_NEAR((*weighted)[i].second, 3 * (*logs)[i].second, 1e-5) << (*logs)[i].first;
+    }
+    for (int i = 3; i < 5; ++i) EXPECT_NEAR((*weighted)[i].second, (*logs)[i].second, 1e-6);
   }
   {  // Only "value" is trained: "label" needs no labels and keeps its kernel.
     auto model = TwoHeads();
