@@ -83,6 +83,9 @@ struct BatchWeights {
   // sample's weight is multiplied by the weight of its class, read from the
   // labels (class indices, or the argmax of one-hot rows).
   std::map<int64_t, double> class_weight;
+  // Instead of sample_weight, one buffer (or null: all ones) per output,
+  // Keras' list of sample weights for a multi-output model.
+  std::vector<const Buffer*> output_sample_weights;
 };
 
 struct PredictOptions {

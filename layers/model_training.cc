@@ -228,17 +228,37 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     }
     absl::StrAppend(&key, i, ":", label_types[i].ToString(), "|");
   }
-  KILN_ASSIGN_OR_RETURN(std::optional<Buffer> sample_weight,
-                        BatchSampleWeights(weights, y[0], rows, what));
-  TensorType weight_type;
-  if (sample_weight.has_value()) {
-    weight_type = LabelType(*sample_weight);
-    for (size_t i = 0; i < y.size(); ++i) {
-      if (!setup.outputs[i].loss.defined()) continue;
-      absl::Status s = setup.outputs[i].loss.CheckSampleWeight(weight_type, outputs_[i].node().type);
-      if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+  // One weight buffer (or none) per output: shared, or given per output.
+  std::vector<std::optional<Buffer>> weight_buffers;
+  std::vector<const Buffer*> sample_weights(y.size(), nullptr);
+  if (!weights.output_sample_weights.empty()) {
+    if (weights.sample_weight != nullptr || !weights.class_weight.empty() ||
+        weights.output_sample_weights.size() != y.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": output_sample_weights needs one entry per output (", y.size(),
+          "), without sample_weight or class_weight; got ", weights.output_sample_weights.size()));
     }
-    absl::StrAppend(&key, "w:", weight_type.ToString());
+    weight_buffers.resize(y.size());
+    for (size_t i = 0; i < y.size(); ++i) {
+      KILN_ASSIGN_OR_RETURN(
+          weight_buffers[i],
+          BatchSampleWeights({.sample_weight = weights.output_sample_weights[i]}, nullptr, rows,
+                             what));
+      if (weight_buffers[i].has_value()) sample_weights[i] = &*weight_buffers[i];
+    }
+  } else {
+    weight_buffers.resize(1);
+    KILN_ASSIGN_OR_RETURN(weight_buffers[0], BatchSampleWeights(weights, y[0], rows, what));
+    if (weight_buffers[0].has_value()) sample_weights.assign(y.size(), &*weight_buffers[0]);
+  }
+  std::vector<TensorType> weight_types(y.size());
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (sample_weights[i] == nullptr || !setup.outputs[i].loss.defined()) continue;
+    weight_types[i] = LabelType(*sample_weights[i]);
+    absl::Status s =
+        setup.outputs[i].loss.CheckSampleWeight(weight_types[i], outputs_[i].node().type);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+    absl::StrAppend(&key, "w", i, ":", weight_types[i].ToString(), "|");
   }
   Optimizer& optimizer = *setup.optimizer;
   TrainingSetup::Program& program = (training ? setup.train : setup.test)[key];
@@ -249,12 +269,14 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
       if (!setup.outputs[i].loss.defined()) continue;
       labels[i] = Input(graph_, LabelsInputName(i), label_types[i].dtype, label_types[i].shape);
     }
-    Tensor weight_input;
-    if (sample_weight.has_value()) {
-      weight_input = Input(graph_, kSampleWeightName, weight_type.dtype, weight_type.shape);
+    std::vector<Tensor> weight_inputs(y.size());
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (sample_weights[i] == nullptr || !setup.outputs[i].loss.defined()) continue;
+      weight_inputs[i] = Input(graph_, SampleWeightInputName(i), weight_types[i].dtype,
+                               weight_types[i].shape);
     }
     StepResults results =
-        BuildStepResults(setup.outputs, outputs_, labels, weight_input,
+        BuildStepResults(setup.outputs, outputs_, labels, weight_inputs,
                          HasRegularization() ? RegularizationLoss() : Tensor());
     KILN_RETURN_IF_ERROR(graph_->status());
     const Tensor& loss = results.values[0];
@@ -282,7 +304,11 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
   for (size_t i = 0; i < y.size(); ++i) {
     if (setup.outputs[i].loss.defined()) feeds[LabelsInputName(i)] = y[i];
   }
-  if (sample_weight.has_value()) feeds[kSampleWeightName] = &*sample_weight;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (sample_weights[i] != nullptr && setup.outputs[i].loss.defined()) {
+      feeds[SampleWeightInputName(i)] = sample_weights[i];
+    }
+  }
   MutableFeeds variables;
   if (training) {
     optimizer.AddFeeds(feeds);

@@ -44,10 +44,11 @@ struct Model::TrainingSetup {
   std::vector<Buffer> results;  // reused across steps
 };
 
-// The inputs that carry the labels of output i ("kiln.labels.<i>") and the
-// sample weights in training and test programs.
+// The inputs that carry the labels ("kiln.labels.<i>") and the sample
+// weights ("kiln.sample_weight.<i>") of output i in training and test
+// programs.
 std::string LabelsInputName(size_t output);
-inline constexpr char kSampleWeightName[] = "kiln.sample_weight";
+std::string SampleWeightInputName(size_t output);
 
 // The per-sample weights of a batch of `rows` rows as an f32 buffer:
 // weights.sample_weight (any numeric dtype, `rows` rows) times the class
@@ -60,15 +61,16 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
 // The step's scalar results in log order: "loss" (the loss-weighted sum
 // plus the regularization), "<output>_loss" per trained output when the
 // model has several outputs, then the metrics. `labels` has one input per
-// output (undefined for an untrained output); `sample_weight` may be
-// undefined.
+// output (undefined for an untrained output), `sample_weights` one or
+// none (undefined) per output.
 struct StepResults {
   std::vector<std::string> names;
   std::vector<Tensor> values;
 };
 StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
                              absl::Span<const Tensor> model_outputs,
-                             absl::Span<const Tensor> labels, const Tensor& sample_weight,
+                             absl::Span<const Tensor> labels,
+                             absl::Span<const Tensor> sample_weights,
                              const Tensor& regularization);
 
 }  // namespace kiln

@@ -40,6 +40,9 @@ absl::StatusOr<std::vector<int64_t>> ClassIndices(const Buffer& labels, int64_t 
 }  // namespace
 
 std::string LabelsInputName(size_t output) { return absl::StrCat("kiln.labels.", output); }
+std::string SampleWeightInputName(size_t output) {
+  return absl::StrCat("kiln.sample_weight.", output);
+}
 
 absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& weights,
                                                          const Buffer* labels, int64_t rows,
@@ -88,7 +91,8 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
 
 StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
                              absl::Span<const Tensor> model_outputs,
-                             absl::Span<const Tensor> labels, const Tensor& sample_weight,
+                             absl::Span<const Tensor> labels,
+                             absl::Span<const Tensor> sample_weights,
                              const Tensor& regularization) {
   StepResults per_output, metrics;
   Tensor total;
@@ -96,7 +100,7 @@ StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
   for (size_t i = 0; i < outputs.size(); ++i) {
     const CompiledOutput& out = outputs[i];
     if (!out.loss.defined()) continue;
-    Tensor loss = out.loss(labels[i], model_outputs[i], sample_weight);
+    Tensor loss = out.loss(labels[i], model_outputs[i], sample_weights[i]);
     if (loss.ok() && loss.rank() > 0) {  // Reduction::kNone: Keras still reports the mean
       IntList all;
       for (int d = 0; d < loss.rank(); ++d) all.push_back(d);

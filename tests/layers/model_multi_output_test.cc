@@ -137,6 +137,18 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
       EXPECT_NEAR((*weighted)[i].second, 3 * (*logs)[i].second, 1e-5) << (*logs)[i].first;
     }
     for (int i = 3; i < 5; ++i) EXPECT_NEAR((*weighted)[i].second, (*logs)[i].second, 1e-6);
+    // Or one per output (Keras' list): only "value" is weighted here.
+    auto per_output = model->TestOnBatch(inputs, labels, {.output_sample_weights = {&triple, nullptr}});
+    ASSERT_TRUE(per_output.ok()) << per_output.status();
+    EXPECT_NEAR((*per_output)[1].second, 3 * (*logs)[1].second, 1e-5);
+    EXPECT_NEAR((*per_output)[2].second, (*logs)[2].second, 1e-6);
+    EXPECT_NEAR((*per_output)[0].second, 3 * (*logs)[1].second + (*logs)[2].second, 1e-5);
+    EXPECT_EQ(model->TestOnBatch(inputs, labels,
+                                 {.sample_weight = &triple, .output_sample_weights = {&triple}})
+                  .status()
+                  .message(),
+              "TestOnBatch: output_sample_weights needs one entry per output (2), without "
+              "sample_weight or class_weight; got 1");
   }
   {  // Only "value" is trained: "label" needs no labels and keeps its kernel.
     auto model = TwoHeads();
