@@ -16,7 +16,10 @@
 // f32[N,3], got f32[N,4]", recorded in the graph like an op error).
 // Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras epsilon) where Keras
 // clips them; losses on logits use log-softmax and |x|-based forms, which do
-// not overflow. Sparse categorical crossentropy takes integer class labels
+// not overflow. As in tf.keras 2.x, a crossentropy on probabilities that a
+// "softmax"/"sigmoid" activation (or a Softmax layer over the last axis)
+// produced computes from that activation's logits instead (LogitsOf in
+// layers/activations.h): a confidently wrong prediction keeps its gradient. Sparse categorical crossentropy takes integer class labels
 // (y_pred's shape without the class axis, or with it of size 1).
 #ifndef KILN_LAYERS_LOSSES_H_
 #define KILN_LAYERS_LOSSES_H_
