@@ -1,12 +1,16 @@
 // Gradient clipping (Keras 2.11+): clipnorm per gradient, global_clipnorm
 // over all gradients, clipvalue per element, in that priority; through
 // Apply with SGD(lr = 1) on both backends, against the formulas written
-// out here; configs and argument errors.
+// out here, also through TrainOnBatch; configs and argument errors.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "layers/dense.h"
+#include "layers/initializers.h"
+#include "layers/input_layer.h"
+#include "layers/model.h"
 #include "layers/optimizers.h"
 
 namespace kiln {
@@ -83,6 +87,27 @@ TEST_P(ClippingTest, ClipvalueClipsEachElement) {
   };
   ExpectGradients(Step({.clipvalue = 1.6}), clip(kGradA), clip(kGradB));
   ExpectGradients(Step({.clipvalue = 0.0}), kGradA, kGradB);  // 0: no clipping
+}
+
+TEST_P(ClippingTest, TrainOnBatchClipsTheModelsGradients) {
+  // y = x W with x = [3, 4], W = [0.5, -0.5]^T, target 0: mse gradient by W
+  // is 2 (y - t) x = -x, of norm 5; clipnorm 1 scales it to -x / 5.
+  ClearSession();
+  Tensor in = Input({2});
+  Tensor out = MakeLayer<Dense>(1, DenseOptions{.use_bias = false,
+                                                .kernel_initializer = std::make_shared<class Constant>(
+                                                    std::vector<double>{0.5, -0.5})})(in);
+  Model model(in, out);
+  ASSERT_TRUE(model.Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0, .clipnorm = 1.0}),
+                            "mse", {}, {.backend = GetParam()})
+                  .ok());
+  auto logs = model.TrainOnBatch(Buffer::FromVector<float>(Shape{1, 2}, {3, 4}),
+                                 Buffer::FromVector<float>(Shape{1, 1}, {0}));
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  const double y = 3 * 0.5 - 4 * 0.5, norm = 2 * std::abs(y) * 5;
+  const Buffer& kernel = model.weights()[0]->value;
+  EXPECT_NEAR(kernel.GetAsDouble(0), 0.5 - 2 * y * 3 / std::max(norm, 1.0), 1e-6);
+  EXPECT_NEAR(kernel.GetAsDouble(1), -0.5 - 2 * y * 4 / std::max(norm, 1.0), 1e-6);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClippingTest,
