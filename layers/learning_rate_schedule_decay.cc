@@ -26,15 +26,16 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 
 // (1 + cos(pi * fraction)) / 2 for fraction in [0, 1].
-Tensor HalfCosine(const Tensor& fraction) {
-  return (1.0 + CosineOnHalfTurn(fraction * kPi)) * 0.5;
-}
+Tensor HalfCosine(const Tensor& fraction) { return (1.0 + CosineOnHalfTurn(fraction * kPi)) * 0.5; }
 
 class Cosine : public LearningRateSchedule {
  public:
   Cosine(double lr, double steps, double alpha, std::optional<double> warmup_target,
          double warmup_steps)
-      : lr_(lr), steps_(steps), alpha_(alpha), warmup_target_(warmup_target),
+      : lr_(lr),
+        steps_(steps),
+        alpha_(alpha),
+        warmup_target_(warmup_target),
         warmup_steps_(warmup_steps) {}
   Tensor operator()(const Tensor& step) const override {
     if (!warmup_target_.has_value()) return Decay(Minimum(step, ScalarLike(step, steps_)), lr_);
@@ -45,13 +46,15 @@ class Cosine : public LearningRateSchedule {
     return Select(Less(s, ScalarLike(s, warmup_steps_)), warmup, decayed);
   }
   nlohmann::json GetConfig() const override {
-    return {{"class_name", "CosineDecay"},
-            {"config",
-             {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"alpha", alpha_},
-              {"name", nullptr},
-              {"warmup_target",
-               warmup_target_ ? nlohmann::json(*warmup_target_) : nlohmann::json()},
-              {"warmup_steps", warmup_steps_}}}};
+    return {
+        {"class_name", "CosineDecay"},
+        {"config",
+         {{"initial_learning_rate", lr_},
+          {"decay_steps", steps_},
+          {"alpha", alpha_},
+          {"name", nullptr},
+          {"warmup_target", warmup_target_ ? nlohmann::json(*warmup_target_) : nlohmann::json()},
+          {"warmup_steps", warmup_steps_}}}};
   }
 
  private:
@@ -85,8 +88,12 @@ class CosineRestarts : public LearningRateSchedule {
   nlohmann::json GetConfig() const override {
     return {{"class_name", "CosineDecayRestarts"},
             {"config",
-             {{"initial_learning_rate", lr_}, {"first_decay_steps", first_steps_},
-              {"t_mul", t_mul_}, {"m_mul", m_mul_}, {"alpha", alpha_}, {"name", nullptr}}}};
+             {{"initial_learning_rate", lr_},
+              {"first_decay_steps", first_steps_},
+              {"t_mul", t_mul_},
+              {"m_mul", m_mul_},
+              {"alpha", alpha_},
+              {"name", nullptr}}}};
   }
 
  private:
@@ -112,8 +119,11 @@ class Polynomial : public LearningRateSchedule {
   nlohmann::json GetConfig() const override {
     return {{"class_name", "PolynomialDecay"},
             {"config",
-             {{"initial_learning_rate", lr_}, {"decay_steps", steps_},
-              {"end_learning_rate", end_}, {"power", power_}, {"cycle", cycle_},
+             {{"initial_learning_rate", lr_},
+              {"decay_steps", steps_},
+              {"end_learning_rate", end_},
+              {"power", power_},
+              {"cycle", cycle_},
               {"name", nullptr}}}};
   }
 

@@ -21,9 +21,9 @@ absl::StatusOr<std::vector<int64_t>> ClassIndices(const Buffer& labels, int64_t 
                                                   absl::string_view what) {
   const Shape& shape = labels.shape();
   if (shape.rank() > 2) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, ": class_weight is not supported for targets of rank 3 or more, got ",
-        shape.ToString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": class_weight is not supported for targets of rank 3 or more, got ",
+                     shape.ToString()));
   }
   const int64_t width = shape.rank() == 2 ? shape.dim(1) : 1;
   std::vector<int64_t> out(rows);
@@ -51,9 +51,9 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
   Buffer out;
   if (const Buffer* sw = weights.sample_weight; sw != nullptr) {
     if (sw->shape().rank() == 0 || sw->shape().dim(0) != rows || sw->dtype() == DType::kBool) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": expected numeric sample_weight with ", rows, " rows, got ",
-          DTypeName(sw->dtype()), sw->shape().ToString()));
+      return absl::InvalidArgumentError(absl::StrCat(what, ": expected numeric sample_weight with ",
+                                                     rows, " rows, got ", DTypeName(sw->dtype()),
+                                                     sw->shape().ToString()));
     }
     out = Buffer(DType::kF32, sw->shape());
     for (int64_t i = 0; i < sw->num_elements(); ++i) out.SetFromDouble(i, sw->GetAsDouble(i));
@@ -77,9 +77,9 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
   const int64_t per_row = out.num_elements() / rows;
   for (int64_t r = 0; r < rows; ++r) {
     if (ids[r] < 0 || ids[r] >= classes) {
-      return absl::InvalidArgumentError(absl::StrCat(what, ": the label of row ", r, " is class ",
-                                                     ids[r], ", which has no class_weight (keys 0 to ",
-                                                     classes - 1, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": the label of row ", r, " is class ", ids[r],
+                       ", which has no class_weight (keys 0 to ", classes - 1, ")"));
     }
     const double w = weights.class_weight.at(ids[r]);
     for (int64_t k = 0; k < per_row; ++k) {

@@ -54,16 +54,21 @@ struct Case {
 
 std::vector<Case> Cases() {
   return {
-      {CosineDecay(0.3, 40, 0.1), [](double s) { return 0.3 * (0.9 * HalfCosine(std::min(s, 40.0) / 40) + 0.1); }},
+      {CosineDecay(0.3, 40, 0.1),
+       [](double s) { return 0.3 * (0.9 * HalfCosine(std::min(s, 40.0) / 40) + 0.1); }},
       {CosineDecay(0.01, 20, 0.1, 0.5, 5), CosineWithWarmup},
-      {CosineDecay(0.2, 10, 0.0, 0.4, 0), [](double s) { return 0.4 * HalfCosine(std::min(s, 10.0) / 10); }},
+      {CosineDecay(0.2, 10, 0.0, 0.4, 0),
+       [](double s) { return 0.4 * HalfCosine(std::min(s, 10.0) / 10); }},
       {CosineDecayRestarts(0.2, 10), [](double s) { return Restarts(s, 0.2, 10, 2, 1, 0); }},
       {CosineDecayRestarts(0.2, 10, 3.0, 0.5, 0.05),
        [](double s) { return Restarts(s, 0.2, 10, 3, 0.5, 0.05); }},
-      {CosineDecayRestarts(0.1, 8, 1.0, 0.7), [](double s) { return Restarts(s, 0.1, 8, 1, 0.7, 0); }},
+      {CosineDecayRestarts(0.1, 8, 1.0, 0.7),
+       [](double s) { return Restarts(s, 0.1, 8, 1, 0.7, 0); }},
       {PolynomialDecay(0.1, 20), [](double s) { return Polynomial(s, 0.1, 20, 1e-4, 1, false); }},
-      {PolynomialDecay(0.1, 20, 0.01, 0.5), [](double s) { return Polynomial(s, 0.1, 20, 0.01, 0.5, false); }},
-      {PolynomialDecay(0.1, 15, 0.01, 2, true), [](double s) { return Polynomial(s, 0.1, 15, 0.01, 2, true); }},
+      {PolynomialDecay(0.1, 20, 0.01, 0.5),
+       [](double s) { return Polynomial(s, 0.1, 20, 0.01, 0.5, false); }},
+      {PolynomialDecay(0.1, 15, 0.01, 2, true),
+       [](double s) { return Polynomial(s, 0.1, 15, 0.01, 2, true); }},
   };
 }
 
@@ -71,7 +76,8 @@ TEST(LearningRateScheduleDecayTest, MatchFormulas) {
   // Steps off the restart boundaries (10, 30, 40, 70, ...) of the cases.
   const std::vector<Case> cases = Cases();
   for (size_t k = 0; k < cases.size(); ++k) {
-    for (double s : {0.0, 1.0, 4.0, 5.0, 6.0, 9.0, 12.0, 15.0, 19.0, 20.0, 25.0, 33.0, 44.0, 57.0, 69.0, 95.0}) {
+    for (double s : {0.0, 1.0, 4.0, 5.0, 6.0, 9.0, 12.0, 15.0, 19.0, 20.0, 25.0, 33.0, 44.0, 57.0,
+                     69.0, 95.0}) {
       auto g = Graph::Create();
       Tensor step = Input(g, "step", DType::kF32, Shape{});
       Tensor rate = (*cases[k].schedule)(step);
@@ -123,7 +129,8 @@ TEST(LearningRateScheduleDecayTest, ConfigsRoundTripAndErrors) {
   auto bad = ScheduleFromConfig(nlohmann::json::parse(
       R"({"class_name": "CosineDecayRestarts", "config": {"initial_learning_rate": 1, "first_decay_steps": 0}})"));
   EXPECT_EQ(bad.status().message(),
-            "learning rate schedule 'CosineDecayRestarts': argument 'first_decay_steps' must be positive");
+            "learning rate schedule 'CosineDecayRestarts': argument 'first_decay_steps' must be "
+            "positive");
   auto cycle = ScheduleFromConfig(nlohmann::json::parse(
       R"({"class_name": "PolynomialDecay", "config": {"decay_steps": 3, "cycle": 1}})"));
   EXPECT_FALSE(cycle.ok());

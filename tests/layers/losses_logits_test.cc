@@ -46,8 +46,8 @@ struct LossAndGradient {
 
 // loss(labels, activation(x)) per sample and d mean / d x.
 LossAndGradient RunLoss(const Loss& loss, const Loss& mean_loss, const char* activation,
-                    const Shape& x_shape, const std::vector<float>& x_values,
-                    const Buffer& labels, bool through_activation = true) {
+                        const Shape& x_shape, const std::vector<float>& x_values,
+                        const Buffer& labels, bool through_activation = true) {
   auto g = Graph::Create();
   Tensor x = Input(g, "x", DType::kF32, x_shape);
   Tensor t = Input(g, "t", labels.dtype(), labels.shape());
@@ -65,8 +65,10 @@ LossAndGradient RunLoss(const Loss& loss, const Loss& mean_loss, const char* act
   auto r = EvaluateTensors({per_sample, (*grads)[0]}, {{"x", &xb}, {"t", &labels}});
   EXPECT_TRUE(r.ok()) << r.status();
   LossAndGradient out;
-  for (int64_t i = 0; i < (*r)[0].num_elements(); ++i) out.per_sample.push_back((*r)[0].GetAsDouble(i));
-  for (int64_t i = 0; i < (*r)[1].num_elements(); ++i) out.gradient.push_back((*r)[1].GetAsDouble(i));
+  for (int64_t i = 0; i < (*r)[0].num_elements(); ++i)
+    out.per_sample.push_back((*r)[0].GetAsDouble(i));
+  for (int64_t i = 0; i < (*r)[1].num_elements(); ++i)
+    out.gradient.push_back((*r)[1].GetAsDouble(i));
   return out;
 }
 
@@ -91,7 +93,8 @@ void ExpectSoftmaxCase(const LossAndGradient& got) {
 TEST(LossesLogitsTest, CategoricalCrossentropyOnASoftmaxUsesItsLogits) {
   Buffer labels = Buffer::FromVector<float>(Shape{2, 3}, kOneHot);
   const Loss none = CategoricalCrossentropy({.reduction = Reduction::kNone});
-  ExpectSoftmaxCase(RunLoss(none, CategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits, labels));
+  ExpectSoftmaxCase(
+      RunLoss(none, CategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits, labels));
   // A softmax the loss does not know about is clipped: no gradient at row 0.
   LossAndGradient clipped =
       RunLoss(none, CategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits, labels, false);
@@ -102,7 +105,8 @@ TEST(LossesLogitsTest, CategoricalCrossentropyOnASoftmaxUsesItsLogits) {
 TEST(LossesLogitsTest, SparseCategoricalCrossentropyOnASoftmaxUsesItsLogits) {
   Buffer labels = Buffer::FromVector<float>(Shape{2}, kClassIds);
   ExpectSoftmaxCase(RunLoss(SparseCategoricalCrossentropy(false, Reduction::kNone),
-                        SparseCategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits, labels));
+                            SparseCategoricalCrossentropy(), "softmax", Shape{2, 3}, kLogits,
+                            labels));
 }
 
 TEST(LossesLogitsTest, TheSoftmaxLayerOverTheLastAxisRecordsItsLogits) {
@@ -127,9 +131,9 @@ TEST(LossesLogitsTest, BinaryCrossentropyOnASigmoidUsesItsLogitsAlsoWhenSqueezed
     clipped_values.push_back(-(t[i] * std::log(q + kEps) + (1 - t[i]) * std::log(1 - q + kEps)));
   }
   // p of shape [4,1] against labels [4,1]: one value per row.
-  LossAndGradient got = RunLoss(BinaryCrossentropy({.reduction = Reduction::kNone}),
-                                BinaryCrossentropy(), "sigmoid", Shape{4, 1}, x,
-                                Buffer::FromVector<float>(Shape{4, 1}, t));
+  LossAndGradient got =
+      RunLoss(BinaryCrossentropy({.reduction = Reduction::kNone}), BinaryCrossentropy(), "sigmoid",
+              Shape{4, 1}, x, Buffer::FromVector<float>(Shape{4, 1}, t));
   ASSERT_EQ(got.per_sample.size(), 4u);
   ASSERT_EQ(got.gradient.size(), 4u);
   for (int i = 0; i < 4; ++i) {
@@ -144,9 +148,9 @@ TEST(LossesLogitsTest, BinaryCrossentropyOnASigmoidUsesItsLogitsAlsoWhenSqueezed
   }
   // Against labels [4], p is squeezed to [4] (one sample of 4 values): the
   // logits follow the squeeze.
-  LossAndGradient squeezed = RunLoss(BinaryCrossentropy({.reduction = Reduction::kNone}),
-                                     BinaryCrossentropy(), "sigmoid", Shape{4, 1}, x,
-                                     Buffer::FromVector<float>(Shape{4}, t));
+  LossAndGradient squeezed =
+      RunLoss(BinaryCrossentropy({.reduction = Reduction::kNone}), BinaryCrossentropy(), "sigmoid",
+              Shape{4, 1}, x, Buffer::FromVector<float>(Shape{4}, t));
   ASSERT_EQ(squeezed.per_sample.size(), 1u);
   ASSERT_EQ(squeezed.gradient.size(), 4u);
   EXPECT_NEAR(squeezed.per_sample[0],
@@ -159,7 +163,7 @@ TEST(LossesLogitsTest, AConfidentlyWrongDenseSoftmaxStillLearnsOnBothBackends) {
   // Dense(3, softmax), no bias, kernel W: logits = x W. One SGD step with
   // lr 1 moves W by -x^T (softmax(x W) - t) / N, the logits gradient.
   const std::vector<double> w0 = {0, 6, -1, -2, 2, 0.2};  // [2,3]
-  const std::vector<float> xv = {1, 5, 0.5f, -1};             // [2,2]
+  const std::vector<float> xv = {1, 5, 0.5f, -1};         // [2,2]
   const std::vector<float> ids = {0, 2};
   std::vector<float> logits(6, 0);
   for (int r = 0; r < 2; ++r) {
@@ -171,12 +175,14 @@ TEST(LossesLogitsTest, AConfidentlyWrongDenseSoftmaxStillLearnsOnBothBackends) {
   for (Backend backend : {Backend::kJit, Backend::kInterp}) {
     ClearSession();
     Tensor in = Input({2});
-    Tensor out = MakeLayer<Dense>(3, DenseOptions{.activation = "softmax", .use_bias = false,
-                                                  .kernel_initializer =
-                                                      std::make_shared<class Constant>(w0)})(in);
+    Tensor out = MakeLayer<Dense>(
+        3, DenseOptions{.activation = "softmax",
+                        .use_bias = false,
+                        .kernel_initializer = std::make_shared<class Constant>(w0)})(in);
     Model model(in, out);
-    ASSERT_TRUE(model.Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}),
-                              "sparse_categorical_crossentropy", {}, {.backend = backend})
+    ASSERT_TRUE(model
+                    .Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}),
+                             "sparse_categorical_crossentropy", {}, {.backend = backend})
                     .ok());
     auto logs = model.TrainOnBatch(Buffer::FromVector<float>(Shape{2, 2}, xv),
                                    Buffer::FromVector<float>(Shape{2}, ids));
@@ -189,8 +195,7 @@ TEST(LossesLogitsTest, AConfidentlyWrongDenseSoftmaxStillLearnsOnBothBackends) {
           const double err = SoftmaxRow(logits, r)[c] - (c == ids[r] ? 1 : 0);
           grad += xv[r * 2 + f] * err / 2;
         }
-        EXPECT_NEAR(kernel.GetAsDouble(f * 3 + c), w0[f * 3 + c] - grad,
-                    kBackendTolerance * 10)
+        EXPECT_NEAR(kernel.GetAsDouble(f * 3 + c), w0[f * 3 + c] - grad, kBackendTolerance * 10)
             << BackendName(backend) << " w[" << f << "," << c << "]";
       }
     }

@@ -21,7 +21,7 @@ namespace {
 
 constexpr int kBatch = 3, kFeatures = 2;
 const std::vector<float> kX = {1, 2, -1, 0.5f, 0.25f, -2};
-const std::vector<double> kValueKernel = {0.3, -0.2, 0.7, 0.1};           // [2,2]
+const std::vector<double> kValueKernel = {0.3, -0.2, 0.7, 0.1};             // [2,2]
 const std::vector<double> kLabelKernel = {0.3, -0.2, 0.5, 0.7, 0.1, -0.4};  // [2,3]
 const std::vector<float> kValues = {0.5f, -1, 2, 0, 1, 1};                  // [3,2]
 const std::vector<int32_t> kClasses = {0, 2, 2};
@@ -31,10 +31,10 @@ std::unique_ptr<Model> TwoHeads() {
   ClearSession();
   Tensor in = Input({kFeatures});
   auto head = [&](int units, const std::vector<double>& kernel, const char* name) {
-    return MakeLayer<Dense>(units, DenseOptions{.use_bias = false,
-                                                .kernel_initializer =
-                                                    std::make_shared<class Constant>(kernel),
-                                                .name = name})(in);
+    return MakeLayer<Dense>(
+        units, DenseOptions{.use_bias = false,
+                            .kernel_initializer = std::make_shared<class Constant>(kernel),
+                            .name = name})(in);
   };
   Tensor value = head(2, kValueKernel, "value");
   Tensor label = head(3, kLabelKernel, "label");
@@ -120,7 +120,8 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
   const Buffer* inputs[] = {&x};
   {  // Keras: a single loss and metric list apply to each output.
     auto model = TwoHeads();
-    ASSERT_TRUE(model->Compile(std::make_shared<SGD>(), "mse", {"mae"}, {.backend = GetParam()}).ok());
+    ASSERT_TRUE(
+        model->Compile(std::make_shared<SGD>(), "mse", {"mae"}, {.backend = GetParam()}).ok());
     const Buffer* labels[] = {&values, &wide};
     auto logs = model->TestOnBatch(inputs, labels);
     ASSERT_TRUE(logs.ok()) << logs.status();
@@ -138,13 +139,15 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
     }
     for (int i = 3; i < 5; ++i) EXPECT_NEAR((*weighted)[i].second, (*logs)[i].second, 1e-6);
     // Or one per output (Keras' list): only "value" is weighted here.
-    auto per_output = model->TestOnBatch(inputs, labels, {.output_sample_weights = {&triple, nullptr}});
+    auto per_output =
+        model->TestOnBatch(inputs, labels, {.output_sample_weights = {&triple, nullptr}});
     ASSERT_TRUE(per_output.ok()) << per_output.status();
     EXPECT_NEAR((*per_output)[1].second, 3 * (*logs)[1].second, 1e-5);
     EXPECT_NEAR((*per_output)[2].second, (*logs)[2].second, 1e-6);
     EXPECT_NEAR((*per_output)[0].second, 3 * (*logs)[1].second + (*logs)[2].second, 1e-5);
-    EXPECT_EQ(model->TestOnBatch(inputs, labels,
-                                 {.sample_weight = &triple, .output_sample_weights = {&triple}})
+    EXPECT_EQ(model
+                  ->TestOnBatch(inputs, labels,
+                                {.sample_weight = &triple, .output_sample_weights = {&triple}})
                   .status()
                   .message(),
               "TestOnBatch: output_sample_weights needs one entry per output (2), without "
@@ -152,8 +155,9 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
   }
   {  // Only "value" is trained: "label" needs no labels and keeps its kernel.
     auto model = TwoHeads();
-    ASSERT_TRUE(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}),
-                               {{"value", {.loss = "mse"}}}, {.backend = GetParam()})
+    ASSERT_TRUE(model
+                    ->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}),
+                              {{"value", {.loss = "mse"}}}, {.backend = GetParam()})
                     .ok());
     const Buffer* labels[] = {&values, nullptr};
     auto logs = model->TrainOnBatch(inputs, labels);
@@ -161,7 +165,8 @@ TEST_P(MultiOutputTest, OneLossForEveryOutputAndUntrainedOutputs) {
     EXPECT_EQ((*logs)[1].first, "value_loss");
     EXPECT_NEAR((*logs)[0].second, (*logs)[1].second, 1e-6);
     const Buffer& label_kernel = model->GetLayer("label").value()->weights()[0].value;
-    for (int i = 0; i < 6; ++i) EXPECT_EQ(label_kernel.GetAsDouble(i), static_cast<float>(kLabelKernel[i]));
+    for (int i = 0; i < 6; ++i)
+      EXPECT_EQ(label_kernel.GetAsDouble(i), static_cast<float>(kLabelKernel[i]));
   }
 }
 

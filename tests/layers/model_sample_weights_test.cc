@@ -27,9 +27,9 @@ const std::vector<double> kW0 = {0.3, -0.2, 0.7, 0.1};
 std::unique_ptr<Model> LinearModel(const std::vector<double>& kernel, int units) {
   ClearSession();
   Tensor in = Input({kFeatures});
-  Tensor out = MakeLayer<Dense>(units, DenseOptions{.use_bias = false,
-                                                    .kernel_initializer =
-                                                        std::make_shared<class Constant>(kernel)})(in);
+  Tensor out = MakeLayer<Dense>(
+      units, DenseOptions{.use_bias = false,
+                          .kernel_initializer = std::make_shared<class Constant>(kernel)})(in);
   return std::make_unique<Model>(in, out);
 }
 
@@ -58,8 +58,9 @@ TEST_P(SampleWeightsTest, MseIsWeightedAndDividedByTheBatchSize) {
   Buffer t = Buffer::FromVector<float>(Shape{kBatch, kUnits}, kT);
   for (const Shape& weight_shape : {Shape{kBatch}, Shape{kBatch, 1}}) {
     auto model = LinearModel(kW0, kUnits);
-    ASSERT_TRUE(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}), "mse",
-                               {"mse"}, {.backend = GetParam()})
+    ASSERT_TRUE(model
+                    ->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0}), "mse",
+                              {"mse"}, {.backend = GetParam()})
                     .ok());
     Buffer w = Buffer::FromVector<float>(weight_shape, sw);
     auto test = model->TestOnBatch(x, t, {.sample_weight = &w});

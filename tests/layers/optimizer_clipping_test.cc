@@ -68,8 +68,8 @@ TEST_P(ClippingTest, ClipnormScalesEachGradientByItsOwnNorm) {
   ExpectGradients(Step({.clipnorm = c}), Scaled(kGradA, c / std::max(Norm(kGradA), c)),
                   Scaled(kGradB, c / std::max(Norm(kGradB), c)));
   // clipnorm wins over clipvalue, as in Keras.
-  ExpectGradients(Step({.clipnorm = c, .clipvalue = 0.1}),
-                  Scaled(kGradA, c / Norm(kGradA)), kGradB);
+  ExpectGradients(Step({.clipnorm = c, .clipvalue = 0.1}), Scaled(kGradA, c / Norm(kGradA)),
+                  kGradB);
 }
 
 TEST_P(ClippingTest, GlobalClipnormScalesAllGradientsByTheirJointNorm) {
@@ -94,12 +94,14 @@ TEST_P(ClippingTest, TrainOnBatchClipsTheModelsGradients) {
   // is 2 (y - t) x = -x, of norm 5; clipnorm 1 scales it to -x / 5.
   ClearSession();
   Tensor in = Input({2});
-  Tensor out = MakeLayer<Dense>(1, DenseOptions{.use_bias = false,
-                                                .kernel_initializer = std::make_shared<class Constant>(
-                                                    std::vector<double>{0.5, -0.5})})(in);
+  Tensor out = MakeLayer<Dense>(
+      1, DenseOptions{.use_bias = false,
+                      .kernel_initializer =
+                          std::make_shared<class Constant>(std::vector<double>{0.5, -0.5})})(in);
   Model model(in, out);
-  ASSERT_TRUE(model.Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0, .clipnorm = 1.0}),
-                            "mse", {}, {.backend = GetParam()})
+  ASSERT_TRUE(model
+                  .Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 1.0, .clipnorm = 1.0}),
+                           "mse", {}, {.backend = GetParam()})
                   .ok());
   auto logs = model.TrainOnBatch(Buffer::FromVector<float>(Shape{1, 2}, {3, 4}),
                                  Buffer::FromVector<float>(Shape{1, 1}, {0}));
@@ -110,8 +112,7 @@ TEST_P(ClippingTest, TrainOnBatchClipsTheModelsGradients) {
   EXPECT_NEAR(kernel.GetAsDouble(1), -0.5 - 2 * y * 4 / std::max(norm, 1.0), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ClippingTest,
-                         ::testing::Values(Backend::kJit, Backend::kInterp),
+INSTANTIATE_TEST_SUITE_P(Backends, ClippingTest, ::testing::Values(Backend::kJit, Backend::kInterp),
                          [](const auto& info) { return std::string(BackendName(info.param)); });
 
 TEST(ClippingConfigTest, ConfigsRoundTripAndBadArgumentsAreErrors) {
@@ -137,8 +138,8 @@ TEST(ClippingConfigTest, ConfigsRoundTripAndBadArgumentsAreErrors) {
             "global_clipnorm=2");
   EXPECT_EQ(RMSprop({.clipvalue = -1.0}).status().message(),
             "RMSprop: clipvalue must be >= 0, got -1");
-  auto text = OptimizerFromConfig(nlohmann::json::parse(
-      R"({"class_name": "Adagrad", "config": {"clipvalue": "big"}})"));
+  auto text = OptimizerFromConfig(
+      nlohmann::json::parse(R"({"class_name": "Adagrad", "config": {"clipvalue": "big"}})"));
   EXPECT_FALSE(text.ok());
   EXPECT_NE(text.status().message().find("clipvalue"), std::string::npos) << text.status();
 }
