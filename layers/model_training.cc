@@ -28,6 +28,14 @@ TensorType LabelType(const Buffer& y) {
   return TensorType{y.dtype(), Shape(std::move(dims))};
 }
 
+// Keras' match_dtype_and_rank: labels of rank 1 for predictions of rank 2
+// get a trailing axis ([N] -> [N,1]), so a [N,1] output keeps one loss
+// value per sample.
+TensorType MatchedLabelType(const TensorType& labels, const TensorType& prediction) {
+  if (labels.shape.rank() != 1 || prediction.shape.rank() != 2) return labels;
+  return TensorType{labels.dtype, Shape{labels.shape.dim(0), 1}};
+}
+
 }  // namespace
 
 Model::~Model() = default;
@@ -223,7 +231,8 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
                                                      rows));
     }
     label_types[i] = LabelType(*y[i]);
-    if (absl::Status s = out.loss.CheckLabels(label_types[i], outputs_[i].node().type); !s.ok()) {
+    const TensorType matched = MatchedLabelType(label_types[i], outputs_[i].node().type);
+    if (absl::Status s = out.loss.CheckLabels(matched, outputs_[i].node().type); !s.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(label_what, ": ", s.message()));
     }
     absl::StrAppend(&key, i, ":", label_types[i].ToString(), "|");
@@ -268,6 +277,8 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     for (size_t i = 0; i < y.size(); ++i) {
       if (!setup.outputs[i].loss.defined()) continue;
       labels[i] = Input(graph_, LabelsInputName(i), label_types[i].dtype, label_types[i].shape);
+      const TensorType matched = MatchedLabelType(label_types[i], outputs_[i].node().type);
+      if (!(matched == label_types[i])) labels[i] = Reshape(labels[i], matched.shape);
     }
     std::vector<Tensor> weight_inputs(y.size());
     for (size_t i = 0; i < y.size(); ++i) {

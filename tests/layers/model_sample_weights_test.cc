@@ -3,6 +3,7 @@
 // the update follows the weighted gradient (written out here in plain
 // C++), metrics stay unweighted, class weights come from class indices or
 // one-hot rows, and bad weights give clear Statuses.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -116,6 +117,35 @@ TEST_P(SampleWeightsTest, ClassWeightsComeFromIndicesOrOneHotRowsAndMultiplySamp
     ASSERT_TRUE(logs.ok()) << logs.status();
     EXPECT_NEAR((*logs)[0].second, with_sample_weight, 1e-5) << loss.name();
   }
+}
+
+TEST_P(SampleWeightsTest, RankOneLabelsOfAOneUnitOutputKeepOneLossPerSample) {
+  // Dense(1, sigmoid) with labels [N] (Keras' match_dtype_and_rank makes
+  // them [N,1]): weights [N] weigh each sample's binary crossentropy.
+  const std::vector<double> kernel = {0.8, -0.3};
+  const std::vector<float> t = {1, 0, 1};
+  const std::vector<float> sw = {1, 4, 0.5f};
+  double want = 0;
+  for (int r = 0; r < kBatch; ++r) {
+    const double p = std::clamp(1 / (1 + std::exp(-Forward(kernel, 1, r, 0))), 1e-7, 1 - 1e-7);
+    want += sw[r] * -(t[r] * std::log(p + 1e-7) + (1 - t[r]) * std::log(1 - p + 1e-7)) / kBatch;
+  }
+  ClearSession();
+  Tensor in = Input({kFeatures});
+  Tensor out = MakeLayer<Dense>(1, DenseOptions{.activation = "sigmoid",
+                                                .use_bias = false,
+                                                .kernel_initializer =
+                                                    std::make_shared<class Constant>(kernel)})(in);
+  Model model(in, out);
+  ASSERT_TRUE(model.Compile(std::make_shared<SGD>(), "binary_crossentropy", {"accuracy"},
+                            {.backend = GetParam()})
+                  .ok());
+  Buffer x = Buffer::FromVector<float>(Shape{kBatch, kFeatures}, kX);
+  Buffer labels = Buffer::FromVector<float>(Shape{kBatch}, t);
+  Buffer w = Buffer::FromVector<float>(Shape{kBatch}, sw);
+  auto logs = model.TestOnBatch(x, labels, {.sample_weight = &w});
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  EXPECT_NEAR((*logs)[0].second, want, 1e-5);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SampleWeightsTest,
