@@ -182,9 +182,11 @@ class Model {
 
   // One training step on a batch: the forward pass in training mode, the
   // loss plus RegularizationLoss(), gradients, the optimizer update and the
-  // weight constraints, as one compiled program (per label type; each batch
-  // size is specialized once) that updates the weights and the optimizer
-  // state in place. Dropout masks are keyed by the optimizer's iterations.
+  // weight constraints, as one compiled program (per kind of batch: label
+  // types and sample weights; each batch size is specialized once) that
+  // updates the weights and the optimizer state in place. Dropout masks are
+  // keyed by the optimizer's iterations. As in Keras, labels [N] for a
+  // [N,K] output are taken as [N,1].
   // Returns the batch's loss and metrics, computed before the update: "loss"
   // (the loss-weighted sum over the outputs, plus the regularization), then
   // with several outputs "<output>_loss" for each trained output, then the
