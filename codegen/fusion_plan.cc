@@ -156,7 +156,11 @@ std::string EpilogueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>
   }
   std::vector<int64_t> gemm_dims;
   for (const GemmBatchDim& b : problem.batch) gemm_dims.push_back(b.size);
-  gemm_dims.push_back(problem.m);
+  if (problem.m_dims.empty()) {
+    gemm_dims.push_back(problem.m);
+  } else {
+    gemm_dims.insert(gemm_dims.end(), problem.m_dims.begin(), problem.m_dims.end());
+  }
   gemm_dims.push_back(problem.n);
   if (gemm_dims != n.type.shape.dims()) {
     return "its GEMM's batch, rows and columns are not its output's dims";
