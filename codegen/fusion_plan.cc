@@ -219,6 +219,14 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
     const NodeId id = *it;
     const Node& n = g.node(id);
     if (n.op->fusion == FusionKind::kSource) continue;
+    if (n.op->window != nullptr) {
+      std::vector<TensorType> in_types;
+      for (NodeId in : n.inputs) in_types.push_back(g.node(in).type);
+      if (n.op->window(in_types, n.type, n.attrs).ok()) {
+        new_group(id, GroupKind::kWindow);
+        continue;
+      }
+    }
     if (n.op->contraction != nullptr) {
       std::vector<NodeId> readers = users[id];
       std::sort(readers.begin(), readers.end());
@@ -338,7 +346,8 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
         const bool inside = std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
         const bool listed = std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
         // A GEMM reads its operands from memory, even one-element ones.
-        const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction;
+        const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction &&
+                                   group.kind != GroupKind::kWindow;
         if (!inside && !listed && !inline_scalar) group.inputs.push_back(in);
       }
     }
@@ -361,7 +370,7 @@ std::string FusionPlan::ToString(const Graph& g) const {
   std::string out;
   for (size_t i = 0; i < groups.size(); ++i) {
     const KernelGroup& k = groups[i];
-    static constexpr const char* kKinds[] = {"jit", "library", "alias", "contraction"};
+    static constexpr const char* kKinds[] = {"jit", "library", "alias", "contraction", "window"};
     absl::StrAppend(&out, "k", i, " ", k.name, " ", kKinds[static_cast<int>(k.kind)], ": ",
                     ids(k.nodes));
     if (!k.inputs.empty()) absl::StrAppend(&out, " <- reads ", ids(k.inputs));

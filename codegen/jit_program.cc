@@ -8,6 +8,7 @@
 #include "codegen/gemm_emitter_internal.h"
 #include "codegen/jit_internal.h"
 #include "codegen/kernel_emitter_internal.h"
+#include "codegen/window_emitter_internal.h"
 #include "graph/status_macros.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -84,6 +85,13 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       step.grain = std::max<int64_t>(1, kMultiplyAddsPerTask / std::max<int64_t>(per_item, 1));
       program->schedules_.emplace_back();
       program->gemms_.push_back(std::move(gemm));
+    } else if (group.kind == GroupKind::kWindow) {
+      KILN_ASSIGN_OR_RETURN(CompiledWindowKernel window, CompileWindowKernel(g, group, *jit));
+      step.kernel = window.fn;
+      step.work_items = window.work_items;
+      step.grain = window.grain;
+      program->schedules_.emplace_back();
+      program->gemms_.emplace_back();
     } else {
       program->schedules_.emplace_back();
       program->gemms_.emplace_back();

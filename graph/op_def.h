@@ -162,6 +162,22 @@ using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorTyp
                                                       const TensorType& output,
                                                       const Attrs& attrs);
 
+// A window reduction (depthwise convolution, max pooling) for the JIT's
+// window kernels (codegen/window_*): the output is [images, windows...,
+// channels] row-major and
+//   out[n][w][c] = combine over the cells t of window w of image(n, w, t, c)
+// with GemmWindows' cell addressing (`channels` = every channel; output
+// channel c reads image channel c). kSumOfProducts multiplies each cell by
+// weight[t * channels + c] (input 1) and adds; kMax takes the maximum.
+// Cells in the padding are skipped. The image is input 0.
+struct WindowReduction {
+  enum class Combine { kSumOfProducts, kMax };
+  Combine combine = Combine::kSumOfProducts;
+  GemmWindows windows;
+};
+using WindowReductionFn = absl::StatusOr<WindowReduction> (*)(
+    absl::Span<const TensorType> inputs, const TensorType& output, const Attrs& attrs);
+
 // How the conformance suite exercises an op (tests/ops/conformance_test.cc).
 struct TestInput {
   TensorType type;
@@ -201,6 +217,7 @@ struct OpDef {
   LowerFn lower = nullptr;     // JIT: elementwise body / reduction combiner
   IndexMapFn index_map = nullptr;  // JIT: index-map ops the JIT can fuse
   ContractionFn contraction = nullptr;  // JIT: contractions run as a GEMM
+  WindowReductionFn window = nullptr;   // JIT: window reductions (depthwise, pooling)
   KernelFn reference = nullptr;  // plain scalar loops, for tests
   OpTests (*tests)() = nullptr;
 };

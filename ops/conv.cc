@@ -80,6 +80,13 @@ absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
   return ConvForwardGemm(g);
 }
 
+// Depthwise: the JIT runs it as a window reduction instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, ConvGeometryOf(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseForwardWindows(g);
+}
+
 OpTests Tests() {
   OpTests t;
   for (const ConvTestConfig& c : ConvTestConfigs()) {
@@ -153,6 +160,7 @@ const OpDef kConvOp = {
     },
     .interp = Interp,
     .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
 };

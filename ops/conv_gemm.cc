@@ -30,6 +30,29 @@ GemmWindows ForwardWindows(const ConvGeometry& g) {
   return w;
 }
 
+// Windows over the output gradient [B, out..., Cout], one per input cell:
+// dx[n, i, c] = sum_{t, f} dy[n, (i + pad - t * d) / s, f] * w[t, c, f]
+// over the cells where the division is exact and lands in the output.
+GemmWindows InputGradWindows(const ConvGeometry& g) {
+  GemmWindows w;
+  w.images = g.batch;
+  w.image_stride = g.out_positions() * g.out_channels;
+  w.channels = g.out_per_group();
+  int64_t row = g.out_channels;
+  for (int e = 2; e >= 0; --e) {
+    w.windows[e] = g.in[e];
+    w.taps[e] = g.kernel[e];
+    w.window_step[e] = 1;
+    w.tap_step[e] = -g.dilation[e];
+    w.offset[e] = g.pad_low[e];
+    w.divisor[e] = g.stride[e];
+    w.extent[e] = g.out[e];
+    w.row_stride[e] = row;
+    row *= g.out[e];
+  }
+  return w;
+}
+
 // [B, spatial...] for the op's own rank (the geometry pads to 3 dims).
 std::vector<int64_t> BatchAndSpatial(const ConvGeometry& g, const ConvGeometry::Dims& dims) {
   std::vector<int64_t> out = {g.batch};
@@ -66,24 +89,7 @@ absl::StatusOr<GemmProblem> ConvForwardGemm(const ConvGeometry& g) {
 
 absl::StatusOr<GemmProblem> ConvInputGradGemm(const ConvGeometry& g) {
   KILN_RETURN_IF_ERROR(CheckColumns(g.in_per_group(), g));
-  // dx[n, i, c] = sum_{t, f} dy[n, (i + pad - t * d) / s, f] * w[t, c, f]
-  // over the cells where the division is exact and lands in the output.
-  GemmWindows w;
-  w.images = g.batch;
-  w.image_stride = g.out_positions() * g.out_channels;
-  w.channels = g.out_per_group();
-  int64_t row = g.out_channels;
-  for (int e = 2; e >= 0; --e) {
-    w.windows[e] = g.in[e];
-    w.taps[e] = g.kernel[e];
-    w.window_step[e] = 1;
-    w.tap_step[e] = -g.dilation[e];
-    w.offset[e] = g.pad_low[e];
-    w.divisor[e] = g.stride[e];
-    w.extent[e] = g.out[e];
-    w.row_stride[e] = row;
-    row *= g.out[e];
-  }
+  const GemmWindows w = InputGradWindows(g);
   // B[(t, f)][c] = w[t, c, f]: depth runs of Cout/groups, one per tap.
   GemmProblem p{.m = g.batch * g.in_positions(), .n = g.in_per_group(),
                 .k = g.taps() * g.out_per_group(), .ldb = g.out_channels,
@@ -107,6 +113,32 @@ absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g) {
   p.m_dims.push_back(g.in_per_group());
   AddGroups(g, g.in_per_group(), g.out_per_group(), g.out_per_group(), p);
   return p;
+}
+
+absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g) {
+  if (!g.depthwise()) {
+    return absl::UnimplementedError("not depthwise with one output channel per input channel");
+  }
+  WindowReduction r{.combine = WindowReduction::Combine::kSumOfProducts,
+                    .windows = ForwardWindows(g)};
+  r.windows.channels = g.in_channels;
+  return r;
+}
+
+absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g) {
+  if (!g.depthwise()) {
+    return absl::UnimplementedError("not depthwise with one output channel per input channel");
+  }
+  WindowReduction r{.combine = WindowReduction::Combine::kSumOfProducts,
+                    .windows = InputGradWindows(g)};
+  r.windows.channels = g.out_channels;
+  return r;
+}
+
+absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g) {
+  WindowReduction r{.combine = WindowReduction::Combine::kMax, .windows = ForwardWindows(g)};
+  r.windows.channels = g.in_channels;
+  return r;
 }
 
 }  // namespace kiln

@@ -11,7 +11,7 @@
 //                  output cell read zeros)
 // filter gradient: C[tap, c][f]      = sum_{window} x(window, tap, c) * dy[window][f]
 // Groups are a batch dim; depthwise shapes (too few columns per group for a
-// GEMM tile) are refused with a reason, so they keep their own kernel.
+// GEMM tile) are refused with a reason: they run as window reductions.
 #ifndef KILN_OPS_CONV_GEMM_H_
 #define KILN_OPS_CONV_GEMM_H_
 
@@ -24,6 +24,13 @@ namespace kiln {
 absl::StatusOr<GemmProblem> ConvForwardGemm(const ConvGeometry& g);
 absl::StatusOr<GemmProblem> ConvInputGradGemm(const ConvGeometry& g);
 absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g);
+
+// Depthwise convolutions (one input and one output channel per group) and
+// max pooling as window reductions, for the JIT's window kernels; other
+// geometries get an error saying why.
+absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g);
+absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g);
+absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g);
 
 }  // namespace kiln
 

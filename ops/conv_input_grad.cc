@@ -103,6 +103,13 @@ absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
   return ConvInputGradGemm(g);
 }
 
+// Depthwise: the JIT runs it as a window reduction instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseInputGradWindows(g);
+}
+
 OpTests Tests() {
   OpTests t;
   for (const ConvTestConfig& c : ConvTestConfigs()) {
@@ -167,6 +174,7 @@ const OpDef kConvInputGradOp = {
     },
     .interp = Interp,
     .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
 };

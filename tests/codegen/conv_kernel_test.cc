@@ -3,6 +3,7 @@
 // definition, on awkward geometries (1-, 2-, 3-D, odd sizes, channel
 // tails, strides, dilations, asymmetric pads, groups, batch 1); the same
 // bits for 1 and 2 threads; bias + relu fused into the forward kernel.
+// Depthwise convolutions and max pooling: the window kernels, likewise.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -107,6 +108,11 @@ std::vector<Case> Cases() {
       {"1d stride dilation", {2, 29, 20}, {4}, 50, 1, {3}, {2}, {3}, {0}},
       {"3d", {1, 5, 6, 7, 9}, {2, 3, 2}, 17, 1, {1, 2, 1}, {1, 1, 2}, {1, 1, 1}, {0, 1, 1}},
       {"2d wide channels", {1, 6, 6, 64}, {3, 3}, 64, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      // Depthwise: window kernels (forward, input gradient), channel tails.
+      {"depthwise 3x3", {2, 9, 11, 37}, {3, 3}, 37, 37, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"depthwise strided dilated", {1, 12, 10, 20}, {3, 2}, 20, 20, {2, 3}, {2, 1}, {2, 0},
+       {1, 1}},
+      {"depthwise 1d", {3, 17, 16}, {5}, 16, 16, {1}, {1}, {4}, {0}},
   };
 }
 
@@ -148,8 +154,18 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     ASSERT_TRUE(exe.ok()) << exe.status();
     absl::StatusOr<std::string> text = (*exe)->ProgramText(c.x[0]);
     ASSERT_TRUE(text.ok()) << text.status();
-    // All three run as JIT GEMMs, not interpreter kernels.
-    EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
+    if (c.groups == c.cout && c.groups == c.x.back()) {
+      // Depthwise: forward and input gradient are window kernels.
+      size_t windows = 0;
+      for (size_t at = text->find(" window: "); at != std::string::npos;
+           at = text->find(" window: ", at + 1)) {
+        ++windows;
+      }
+      EXPECT_EQ(windows, 2u) << *text;
+    } else {
+      // All three run as JIT GEMMs, not interpreter kernels.
+      EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
+    }
     auto out = (*exe)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status();
     ExpectNear((*out)[0], y, c.label + " forward");
@@ -199,6 +215,53 @@ TEST(ConvKernelFusionTest, BiasAndReluFuseIntoTheForwardKernel) {
     positive += pb[i] > 0;
   }
   EXPECT_GT(positive, 0);
+}
+
+TEST(MaxPoolKernelTest, WindowKernelMatchesANaiveLoopAndTheInterpreter) {
+  // 2x2 stride 2 (the convnet's), and 3x3 stride 2 with asymmetric padding.
+  struct Pool {
+    Shape x;
+    IntList window, strides, pad_low, pad_high;
+  };
+  for (const Pool& p : {Pool{{3, 28, 28, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
+                        Pool{{2, 9, 8, 19}, {3, 3}, {2, 2}, {1, 0}, {1, 1}}}) {
+    auto g = Graph::Create();
+    Tensor x = Input(g, "x", DType::kF32, p.x);
+    Tensor y = MaxPool(x, p.window, p.strides, p.pad_low, p.pad_high);
+    const Buffer xv = Random(p.x, 7);
+    const Feeds feeds = {{"x", &xv}};
+    const int64_t B = p.x.dim(0), H = p.x.dim(1), W = p.x.dim(2), C = p.x.dim(3);
+    const int64_t oh = (H + p.pad_low[0] + p.pad_high[0] - p.window[0]) / p.strides[0] + 1;
+    const int64_t ow = (W + p.pad_low[1] + p.pad_high[1] - p.window[1]) / p.strides[1] + 1;
+    std::vector<double> want(B * oh * ow * C, -INFINITY);
+    const float* xp = xv.data<float>();
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j)
+          for (int64_t u = 0; u < p.window[0]; ++u)
+            for (int64_t v = 0; v < p.window[1]; ++v) {
+              const int64_t r = i * p.strides[0] + u - p.pad_low[0];
+              const int64_t q = j * p.strides[1] + v - p.pad_low[1];
+              if (r < 0 || r >= H || q < 0 || q >= W) continue;
+              for (int64_t c = 0; c < C; ++c) {
+                double& m = want[((b * oh + i) * ow + j) * C + c];
+                m = std::max<double>(m, xp[((b * H + r) * W + q) * C + c]);
+              }
+            }
+    std::vector<std::vector<Buffer>> runs;
+    for (int threads : {1, 2}) {
+      auto exe = Executable::Compile({y}, {.backend = Backend::kJit, .num_threads = threads});
+      ASSERT_TRUE(exe.ok()) << exe.status();
+      absl::StatusOr<std::string> text = (*exe)->ProgramText(B);
+      ASSERT_TRUE(text.ok());
+      EXPECT_NE(text->find(" window: "), std::string::npos) << *text;
+      auto out = (*exe)->Run(feeds);
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectNear((*out)[0], want, "max_pool");
+      runs.push_back(std::move(*out));
+    }
+    EXPECT_EQ(0, std::memcmp(runs[0][0].raw(), runs[1][0].raw(), runs[0][0].size_bytes()));
+  }
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+#include "codegen/window_schedule.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "graph/status_macros.h"
+
+namespace kiln {
+
+absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup& group,
+                                              int vector_bits) {
+  const Node& n = g.node(group.root);
+  if (n.op->window == nullptr || group.nodes.size() != 1) {
+    return absl::InternalError("ScheduleWindow: not a window group");
+  }
+  std::vector<TensorType> in_types;
+  for (NodeId in : n.inputs) in_types.push_back(g.node(in).type);
+  WindowSchedule s;
+  KILN_ASSIGN_OR_RETURN(s.problem, n.op->window(in_types, n.type, n.attrs));
+  s.name = group.name;
+  s.buffers = {n.inputs[0]};
+  if (s.has_weights()) s.buffers.push_back(n.inputs[1]);
+  s.buffers.push_back(group.root);
+  s.lanes = std::max(4, vector_bits / 32);
+  const GemmWindows& w = s.problem.windows;
+  // 8 accumulators (16 with two vectors of channels would spill on AVX2).
+  s.block = static_cast<int>(std::min<int64_t>(8, w.windows[2]));
+  s.work_items = w.images * w.windows[0] * w.windows[1];
+  return s;
+}
+
+std::string WindowSchedule::ToString() const {
+  const GemmWindows& w = problem.windows;
+  return absl::StrCat("window ", has_weights() ? "sum" : "max", " [", w.images, " x ",
+                      absl::StrJoin(w.windows, " x "), "] cells [", absl::StrJoin(w.taps, " x "),
+                      "] channels ", w.channels, "\n  block ", block, " x ", lanes,
+                      " lanes work ", work_items, "\n");
+}
+
+}  // namespace kiln
