@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Times issue 4's convolution shapes in kiln and PyTorch side by side.
 
-Runs kiln_bench's BM_Conv2D / BM_DepthwiseConv2D benchmarks, then the same
-convolutions in torch (channels_last and contiguous layouts, the faster one
-counts) with the same thread count, and prints kiln / torch ratios.
+Runs kiln_bench's BM_Conv2D / BM_DepthwiseConv2D / BM_Convnet* benchmarks,
+then the same convolutions and max pools in torch (channels_last and
+contiguous layouts, the faster one counts) with the same thread count, and
+prints kiln / torch ratios.
 
-  python3 bench/compare_conv.py build/bench/kiln_bench [--threads 2]
+  /usr/bin/python3 bench/compare_conv.py build/bench/kiln_bench [--threads 2]
 """
 import argparse
 import json
@@ -18,7 +19,7 @@ import time
 def kiln_times(binary, threads):
     env = dict(os.environ, KILN_NUM_THREADS=str(threads))
     out = subprocess.run(
-        [binary, "--benchmark_filter=BM_(Depthwise)?Conv2D/", "--benchmark_format=json",
+        [binary, "--benchmark_filter=BM_(Depthwise)?Conv(2D|net)", "--benchmark_format=json",
          "--benchmark_repetitions=5", "--benchmark_report_aggregates_only=true"],
         env=env, check=True, capture_output=True, text=True).stdout
     times = {}
@@ -39,18 +40,34 @@ def torch_ms(fn, repeats=20):
     return best[len(best) // 2]
 
 
+# (name, batch, size, cin, cout, groups, kernel, pool, backward too)
+CASES = [
+    ("BM_Conv2D", 8, 56, 64, 64, 1, 3, 0, True),
+    ("BM_DepthwiseConv2D", 8, 56, 128, 128, 128, 3, 0, False),
+    ("BM_ConvnetConv1", 100, 28, 1, 32, 1, 5, 0, True),
+    ("BM_ConvnetConv2", 100, 14, 32, 64, 1, 5, 0, True),
+    ("BM_ConvnetPool1", 100, 28, 32, 32, 1, 0, 2, True),
+    ("BM_ConvnetPool2", 100, 14, 64, 64, 1, 0, 2, True),
+]
+
+
 def torch_times(threads):
     import torch
     import torch.nn.functional as F
     torch.set_num_threads(threads)
     results = {}
-    for name, cin, cout, groups in [("BM_Conv2D", 64, 64, 1), ("BM_DepthwiseConv2D", 128, 128, 128)]:
+    for name, batch, size, cin, cout, groups, kernel, pool, backward in CASES:
         for layout in (torch.contiguous_format, torch.channels_last):
-            x = torch.randn(8, cin, 56, 56).to(memory_format=layout).requires_grad_(True)
-            w = torch.randn(cout, cin // groups, 3, 3).to(memory_format=layout).requires_grad_(True)
-            fwd = lambda: F.conv2d(x, w, padding=1, groups=groups)
-            results.setdefault(name + "/fwd", []).append(torch_ms(lambda: fwd()))
-            if groups == 1:
+            x = torch.randn(batch, cin, size, size).to(memory_format=layout).requires_grad_(True)
+            if pool:
+                fwd = lambda: F.max_pool2d(x, pool, pool)
+            else:
+                w = torch.randn(cout, cin // groups, kernel, kernel).to(
+                    memory_format=layout).requires_grad_(True)
+                fwd = lambda: F.conv2d(x, w, padding=(kernel - 1) // 2, groups=groups)
+            with torch.no_grad():
+                results.setdefault(name + "/fwd", []).append(torch_ms(fwd))
+            if backward:
                 def fwdbwd():
                     y = fwd()
                     y.backward(torch.ones_like(y))

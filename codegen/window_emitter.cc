@@ -9,6 +9,7 @@
 // strided gradient skips, is a masked-off load, so the loop body has no
 // branches.
 #include <algorithm>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <string>
@@ -39,14 +40,29 @@ class WindowEmitter {
  private:
   // Outputs [w2, w2 + rows) of the current row, every channel.
   absl::Status Block(llvm::Value* w2, int rows);
+  // The block's body; unchecked: every cell is known to be real.
+  absl::Status BlockBody(llvm::Value* w2, int rows, bool checked);
+  // Whether every cell of windows [w, w + count) in dim e is real (no
+  // padding, no skipped strided cell): then no cell needs a check.
+  llvm::Value* Inside(int e, llvm::Value* w, int64_t count) {
+    if (w_.divisor[e] > 1) return b_.getFalse();
+    const int64_t span = (w_.taps[e] - 1) * w_.tap_step[e];
+    llvm::Value* first = b_.CreateAdd(b_.CreateMul(w, ir_.I64(w_.window_step[e])),
+                                      ir_.I64(w_.offset[e] + std::min<int64_t>(0, span)));
+    llvm::Value* last = b_.CreateAdd(
+        first, ir_.I64((count - 1) * w_.window_step[e] + std::abs(span)));
+    return b_.CreateAnd(b_.CreateICmpSGE(first, ir_.I64(0)),
+                        b_.CreateICmpSLT(last, ir_.I64(w_.extent[e])));
+  }
   // Position of cell (window index, tap index) in dim e: its row and whether
   // it is a real cell (and (valid) the incoming validity).
   std::pair<llvm::Value*, llvm::Value*> Row(int e, llvm::Value* window, llvm::Value* tap,
-                                            llvm::Value* valid) {
+                                            llvm::Value* valid, bool checked) {
     llvm::Value* q = b_.CreateAdd(
         b_.CreateAdd(b_.CreateMul(window, ir_.I64(w_.window_step[e])),
                      b_.CreateMul(tap, ir_.I64(w_.tap_step[e]))),
         ir_.I64(w_.offset[e]));
+    if (!checked) return {q, valid};
     if (w_.divisor[e] > 1) {
       valid = b_.CreateAnd(valid, b_.CreateICmpEQ(b_.CreateSRem(q, ir_.I64(w_.divisor[e])),
                                                   ir_.I64(0)));
@@ -70,6 +86,24 @@ class WindowEmitter {
 };
 
 absl::Status WindowEmitter::Block(llvm::Value* w2, int rows) {
+  llvm::LLVMContext& ctx = b_.getContext();
+  llvm::Value* inside =
+      b_.CreateAnd(b_.CreateAnd(Inside(0, w0_, 1), Inside(1, w1_, 1)), Inside(2, w2, rows));
+  llvm::BasicBlock* fast = llvm::BasicBlock::Create(ctx, "inside", fn_);
+  llvm::BasicBlock* slow = llvm::BasicBlock::Create(ctx, "border", fn_);
+  llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "block_done", fn_);
+  b_.CreateCondBr(inside, fast, slow);
+  b_.SetInsertPoint(fast);
+  KILN_RETURN_IF_ERROR(BlockBody(w2, rows, /*checked=*/false));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(slow);
+  KILN_RETURN_IF_ERROR(BlockBody(w2, rows, /*checked=*/true));
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  return absl::OkStatus();
+}
+
+absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
   const int lanes = s_.lanes;
   llvm::Type* vec = ir_.F32s(lanes);
   const bool sum = s_.has_weights();
@@ -81,9 +115,9 @@ absl::Status WindowEmitter::Block(llvm::Value* w2, int rows) {
     for (int r = 0; r < rows; ++r) b_.CreateStore(identity, acc_[r]);
     // Cells: t0, t1 (one validity each), then t2 per output of the block.
     KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), ir_.I64(w_.taps[0]), 1, [&](llvm::Value* t0) {
-      auto [q0, v0] = Row(0, w0_, t0, b_.getTrue());
+      auto [q0, v0] = Row(0, w0_, t0, b_.getTrue(), checked);
       return ir_.Loop(fn_, ir_.I64(0), ir_.I64(w_.taps[1]), 1, [&](llvm::Value* t1) {
-        auto [q1, v1] = Row(1, w1_, t1, v0);
+        auto [q1, v1] = Row(1, w1_, t1, v0, checked);
         llvm::Value* base = b_.CreateAdd(b_.CreateAdd(b_.CreateMul(q0, ir_.I64(w_.row_stride[0])),
                                                       b_.CreateMul(q1, ir_.I64(w_.row_stride[1]))),
                                          cv);
@@ -98,7 +132,7 @@ absl::Status WindowEmitter::Block(llvm::Value* w2, int rows) {
                               b_.CreateAdd(b_.CreateMul(tap, ir_.I64(w_.channels)), cv), 1, cmask);
           }
           for (int r = 0; r < rows; ++r) {
-            auto [q2, valid] = Row(2, b_.CreateAdd(w2, ir_.I64(r)), t2, v1);
+            auto [q2, valid] = Row(2, b_.CreateAdd(w2, ir_.I64(r)), t2, v1, checked);
             llvm::Value* at = b_.CreateAdd(base, b_.CreateMul(q2, ir_.I64(w_.row_stride[2])));
             llvm::Value* live = b_.CreateVectorSplat(lanes, valid);
             llvm::Value* x = ir_.Load(lanes, image_, at, 1, b_.CreateAnd(cmask, live));
