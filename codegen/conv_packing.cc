@@ -9,7 +9,9 @@
 //     with few channels (the first layer) each depth is one masked gather.
 //   rows = cells (filter gradient): per depth (a window), the mr cells of a
 //     panel that share a tap are one contiguous masked load, else a gather.
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 
 #include "codegen/gemm_emitter_internal.h"
 #include "graph/status_macros.h"
@@ -54,6 +56,63 @@ class WindowPacker {
   // of mr lanes), and whether it is a real cell: offset, valid.
   std::pair<llvm::Value*, llvm::Value*> Cell(llvm::Value* n, const Dims& win, const Dims& t,
                                              llvm::Value* live);
+  // for (p = 0; p < kc; ++p) body(p, n, window) where (n, window) is
+  // depth p0 + p split over [images, windows...]: split once, then carried.
+  template <typename Body>
+  absl::Status WindowLoop(llvm::Value* p0, llvm::Value* kc, Body body) {
+    llvm::Value* n0 = nullptr;
+    const Dims win0 = Split(p0, w_.windows, &n0);
+    llvm::LLVMContext& ctx = b_.getContext();
+    llvm::Type* i64 = b_.getInt64Ty();
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx, "windows", fn_);
+    llvm::BasicBlock* inside = llvm::BasicBlock::Create(ctx, "window", fn_);
+    llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "windows_done", fn_);
+    b_.CreateBr(header);
+    b_.SetInsertPoint(header);
+    llvm::PHINode* p = b_.CreatePHI(i64, 2);
+    llvm::PHINode* n = b_.CreatePHI(i64, 2);
+    std::array<llvm::PHINode*, 3> win;
+    p->addIncoming(ir_.I64(0), pre);
+    n->addIncoming(n0, pre);
+    for (int e = 0; e < 3; ++e) {
+      win[e] = b_.CreatePHI(i64, 2);
+      win[e]->addIncoming(win0[e], pre);
+    }
+    b_.CreateCondBr(b_.CreateICmpSLT(p, kc), inside, exit);
+    b_.SetInsertPoint(inside);
+    body(p, n, Dims{win[0], win[1], win[2]});
+    // The next window: the innermost dim steps, carries ripple outwards.
+    llvm::Value* carry = b_.getTrue();
+    for (int e = 2; e >= 0; --e) {
+      llvm::Value* next = b_.CreateAdd(win[e], b_.CreateZExt(carry, i64));
+      llvm::Value* wrap = b_.CreateICmpEQ(next, ir_.I64(w_.windows[e]));
+      win[e]->addIncoming(b_.CreateSelect(wrap, ir_.I64(0), next), b_.GetInsertBlock());
+      carry = wrap;
+    }
+    n->addIncoming(b_.CreateAdd(n, b_.CreateZExt(carry, i64)), b_.GetInsertBlock());
+    p->addIncoming(b_.CreateAdd(p, ir_.I64(1)), b_.GetInsertBlock());
+    b_.CreateBr(header);
+    b_.SetInsertPoint(exit);
+    return absl::OkStatus();
+  }
+  // Whether every cell of the live rows' windows is real (an i1), or null
+  // when strided gradients make that rare (divisors > 1).
+  llvm::Value* PanelInside(const Dims& win, llvm::Value* live) {
+    llvm::Value* inside = llvm::ConstantInt::getTrue(live->getType());
+    for (int e = 0; e < 3; ++e) {
+      if (w_.divisor[e] > 1) return nullptr;
+      const int64_t span = (w_.taps[e] - 1) * w_.tap_step[e];
+      llvm::Value* first = b_.CreateAdd(b_.CreateMul(win[e], Const(win[e], w_.window_step[e])),
+                                        Const(win[e], w_.offset[e] + std::min<int64_t>(0, span)));
+      llvm::Value* last = b_.CreateAdd(first, Const(first, std::abs(span)));
+      llvm::Value* ok = b_.CreateAnd(b_.CreateICmpSGE(first, Const(first, 0)),
+                                     b_.CreateICmpSLT(last, Const(last, w_.extent[e])));
+      inside = b_.CreateAnd(inside, ok);
+    }
+    // Dead lanes (past the panel's rows) do not count.
+    return b_.CreateAndReduce(b_.CreateOr(inside, b_.CreateNot(live)));
+  }
   // Masked gather of mr floats at a_ + offsets.
   llvm::Value* Gather(llvm::Value* offsets, llvm::Value* mask) {
     return b_.CreateMaskedGather(ir_.F32s(mr_), b_.CreateGEP(ir_.f32(), a_, offsets),
@@ -124,13 +183,62 @@ absl::Status WindowPacker::PackWindowRows(llvm::Value* row0, llvm::Value* rows, 
   const bool transpose = channels >= kMinTransposeChannels && (mr_ & (mr_ - 1)) == 0 &&
                          s_.lanes % mr_ == 0;
   if (!transpose) {
-    return ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
+    auto checked = [&](llvm::Value* p) {
       llvm::Value* depth = b_.CreateAdd(p0, p);
       auto [offset, valid] = tap_cells(b_.CreateSDiv(depth, ir_.I64(channels)));
       offset = b_.CreateAdd(offset, Lanes(b_.CreateSRem(depth, ir_.I64(channels))));
       StoreColumn(dst, p, Gather(offset, valid));
       return absl::OkStatus();
-    });
+    };
+    llvm::Value* inside = PanelInside(win, live);
+    if (inside == nullptr) return ir_.Loop(fn_, ir_.I64(0), kc, 1, checked);
+    // A panel whose windows lie inside the image (most of them): a cell's
+    // offset is its row's plus its tap's, with no checks.
+    llvm::LLVMContext& ctx = b_.getContext();
+    llvm::BasicBlock* fast = llvm::BasicBlock::Create(ctx, "panel_inside", fn_);
+    llvm::BasicBlock* slow = llvm::BasicBlock::Create(ctx, "panel_border", fn_);
+    llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "panel_done", fn_);
+    b_.CreateCondBr(inside, fast, slow);
+    b_.SetInsertPoint(fast);
+    const Dims no_tap = {ir_.I64(0), ir_.I64(0), ir_.I64(0)};
+    llvm::Value* base = Cell(n, win, no_tap, live).first;
+    // The offset of depth p's cell relative to its row's.
+    auto tap_offset = [&](llvm::Value* p) {
+      llvm::Value* depth = b_.CreateAdd(p0, p);
+      llvm::Value* unused = nullptr;
+      const Dims t = Split(b_.CreateSDiv(depth, ir_.I64(channels)), w_.taps, &unused);
+      llvm::Value* at = b_.CreateSRem(depth, ir_.I64(channels));
+      for (int e = 0; e < 3; ++e) {
+        at = b_.CreateAdd(at, b_.CreateMul(t[e], ir_.I64(w_.tap_step[e] * w_.row_stride[e])));
+      }
+      return at;
+    };
+    // Rows on one line of the innermost window dim sit a constant stride
+    // apart: one (strided) vector load per depth instead of a gather.
+    llvm::Value* one_line = b_.CreateICmpSLE(
+        b_.CreateAdd(b_.CreateSRem(row0, ir_.I64(w_.windows[2])), rows), ir_.I64(w_.windows[2]));
+    llvm::BasicBlock* line = llvm::BasicBlock::Create(ctx, "panel_line", fn_);
+    llvm::BasicBlock* scattered = llvm::BasicBlock::Create(ctx, "panel_scattered", fn_);
+    b_.CreateCondBr(one_line, line, scattered);
+    b_.SetInsertPoint(line);
+    llvm::Value* first = b_.CreateExtractElement(base, ir_.I64(0));
+    KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
+      StoreColumn(dst, p, ir_.Load(mr_, a_, b_.CreateAdd(first, tap_offset(p)),
+                                   w_.window_step[2] * w_.row_stride[2], live));
+      return absl::OkStatus();
+    }));
+    b_.CreateBr(done);
+    b_.SetInsertPoint(scattered);
+    KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
+      StoreColumn(dst, p, Gather(b_.CreateAdd(base, Lanes(tap_offset(p))), live));
+      return absl::OkStatus();
+    }));
+    b_.CreateBr(done);
+    b_.SetInsertPoint(slow);
+    KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), kc, 1, checked));
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    return absl::OkStatus();
   }
   // Runs of depths within one tap: mr row vectors of `lanes` channels, an
   // in-register transpose, mr stores (the last vector of a run may spill
@@ -205,30 +313,19 @@ absl::Status WindowPacker::PackCellRows(llvm::Value* row0, llvm::Value* rows, ll
   llvm::BasicBlock* gathered = llvm::BasicBlock::Create(ctx, "cells_gathered", fn_);
   llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "cells_done", fn_);
   b_.CreateCondBr(one_tap, contiguous, gathered);
-  auto window = [&](llvm::Value* p, Dims* win) {
-    llvm::Value* n = nullptr;
-    *win = Split(b_.CreateAdd(p0, p), w_.windows, &n);
-    return n;
-  };
   b_.SetInsertPoint(contiguous);
-  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
-    Dims win;
-    llvm::Value* n = window(p, &win);
+  KILN_RETURN_IF_ERROR(WindowLoop(p0, kc, [&](llvm::Value* p, llvm::Value* n, const Dims& win) {
     auto [offset, valid] = Cell(n, win, tap0, b_.getTrue());
     llvm::Value* mask = b_.CreateAnd(live, b_.CreateVectorSplat(mr_, valid));
     StoreColumn(dst, p, ir_.Load(mr_, a_, b_.CreateAdd(offset, c0), 1, mask));
-    return absl::OkStatus();
   }));
   b_.CreateBr(done);
   b_.SetInsertPoint(gathered);
-  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
-    Dims win;
-    llvm::Value* n = window(p, &win);
+  KILN_RETURN_IF_ERROR(WindowLoop(p0, kc, [&](llvm::Value* p, llvm::Value* n, const Dims& win) {
     Dims win_lanes;
     for (int e = 0; e < 3; ++e) win_lanes[e] = Lanes(win[e]);
     auto [offset, valid] = Cell(Lanes(n), win_lanes, taps, live);
     StoreColumn(dst, p, Gather(b_.CreateAdd(offset, channel), valid));
-    return absl::OkStatus();
   }));
   b_.CreateBr(done);
   b_.SetInsertPoint(done);
