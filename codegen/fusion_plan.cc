@@ -289,6 +289,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
         const KernelGroup& reader = groups[target];
         if (reader.kind == GroupKind::kLibrary) {
           why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
+        } else if (reader.kind == GroupKind::kWindow) {
+          why = absl::StrCat("its reader ", describe(reader.root),
+                             " is a window kernel, which reads its inputs from memory");
         } else if (reader.contraction != kNoNode &&
                    std::count(users[id].begin(), users[id].end(), reader.contraction) > 0) {
           why = absl::StrCat("its reader ", describe(reader.contraction),

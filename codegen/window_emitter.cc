@@ -58,20 +58,29 @@ class WindowEmitter {
   // it is a real cell (and (valid) the incoming validity).
   std::pair<llvm::Value*, llvm::Value*> Row(int e, llvm::Value* window, llvm::Value* tap,
                                             llvm::Value* valid, bool checked) {
+    return RowOf(w_, e, window, tap, valid, checked);
+  }
+  std::pair<llvm::Value*, llvm::Value*> RowOf(const GemmWindows& w, int e, llvm::Value* window,
+                                              llvm::Value* tap, llvm::Value* valid,
+                                              bool checked) {
     llvm::Value* q = b_.CreateAdd(
-        b_.CreateAdd(b_.CreateMul(window, ir_.I64(w_.window_step[e])),
-                     b_.CreateMul(tap, ir_.I64(w_.tap_step[e]))),
-        ir_.I64(w_.offset[e]));
+        b_.CreateAdd(b_.CreateMul(window, ir_.I64(w.window_step[e])),
+                     b_.CreateMul(tap, ir_.I64(w.tap_step[e]))),
+        ir_.I64(w.offset[e]));
     if (!checked) return {q, valid};
-    if (w_.divisor[e] > 1) {
-      valid = b_.CreateAnd(valid, b_.CreateICmpEQ(b_.CreateSRem(q, ir_.I64(w_.divisor[e])),
+    if (w.divisor[e] > 1) {
+      valid = b_.CreateAnd(valid, b_.CreateICmpEQ(b_.CreateSRem(q, ir_.I64(w.divisor[e])),
                                                   ir_.I64(0)));
-      q = b_.CreateSDiv(q, ir_.I64(w_.divisor[e]));
+      q = b_.CreateSDiv(q, ir_.I64(w.divisor[e]));
     }
     valid = b_.CreateAnd(valid, b_.CreateICmpSGE(q, ir_.I64(0)));
-    valid = b_.CreateAnd(valid, b_.CreateICmpSLT(q, ir_.I64(w_.extent[e])));
+    valid = b_.CreateAnd(valid, b_.CreateICmpSLT(q, ir_.I64(w.extent[e])));
     return {q, valid};
   }
+  // Lanes where cell `tap` (flat) is the first maximum of pooled window
+  // (q0, q1, q2) over the pooled image, channels [cv, cv + lanes).
+  absl::StatusOr<llvm::Value*> FirstMaxIs(llvm::Value* q0, llvm::Value* q1, llvm::Value* q2,
+                                          llvm::Value* tap, llvm::Value* cv, llvm::Value* cmask);
 
   const WindowSchedule& s_;
   const GemmWindows& w_;
@@ -83,7 +92,49 @@ class WindowEmitter {
   llvm::Value *image_ = nullptr, *weights_ = nullptr, *out_ = nullptr;
   llvm::Value *w0_ = nullptr, *w1_ = nullptr;
   std::vector<llvm::AllocaInst*> acc_;
+  // Routing: the pooled image and the running maximum and its cell.
+  llvm::Value* pooled_ = nullptr;
+  llvm::AllocaInst *best_ = nullptr, *best_cell_ = nullptr;
 };
+
+absl::StatusOr<llvm::Value*> WindowEmitter::FirstMaxIs(llvm::Value* q0, llvm::Value* q1,
+                                                       llvm::Value* q2, llvm::Value* tap,
+                                                       llvm::Value* cv, llvm::Value* cmask) {
+  const GemmWindows& p = s_.problem.pooled;
+  const int lanes = s_.lanes;
+  llvm::Type* vec = ir_.F32s(lanes);
+  llvm::Type* cells = llvm::FixedVectorType::get(b_.getInt64Ty(), lanes);
+  b_.CreateStore(llvm::ConstantFP::get(vec, -std::numeric_limits<double>::infinity()), best_);
+  b_.CreateStore(llvm::Constant::getAllOnesValue(cells), best_cell_);
+  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), ir_.I64(p.taps[0]), 1, [&](llvm::Value* u0) {
+    auto [r0, v0] = RowOf(p, 0, q0, u0, b_.getTrue(), true);
+    return ir_.Loop(fn_, ir_.I64(0), ir_.I64(p.taps[1]), 1, [&](llvm::Value* u1) {
+      auto [r1, v1] = RowOf(p, 1, q1, u1, v0, true);
+      return ir_.Loop(fn_, ir_.I64(0), ir_.I64(p.taps[2]), 1, [&](llvm::Value* u2) {
+        auto [r2, valid] = RowOf(p, 2, q2, u2, v1, true);
+        llvm::Value* at = b_.CreateAdd(
+            b_.CreateAdd(b_.CreateMul(r0, ir_.I64(p.row_stride[0])),
+                         b_.CreateMul(r1, ir_.I64(p.row_stride[1]))),
+            b_.CreateAdd(b_.CreateMul(r2, ir_.I64(p.row_stride[2])), cv));
+        llvm::Value* live = b_.CreateVectorSplat(lanes, valid);
+        llvm::Value* x = ir_.Load(lanes, pooled_, at, 1, b_.CreateAnd(cmask, live));
+        llvm::Value* best = b_.CreateLoad(vec, best_);
+        // Window order; only a strictly greater real cell takes over.
+        llvm::Value* greater = b_.CreateAnd(live, b_.CreateFCmpOGT(x, best));
+        llvm::Value* cell = b_.CreateAdd(
+            b_.CreateMul(b_.CreateAdd(b_.CreateMul(u0, ir_.I64(p.taps[1])), u1),
+                         ir_.I64(p.taps[2])),
+            u2);
+        b_.CreateStore(b_.CreateSelect(greater, x, best), best_);
+        b_.CreateStore(b_.CreateSelect(greater, b_.CreateVectorSplat(lanes, cell),
+                                       b_.CreateLoad(cells, best_cell_)),
+                       best_cell_);
+        return absl::OkStatus();
+      });
+    });
+  }));
+  return b_.CreateICmpEQ(b_.CreateLoad(cells, best_cell_), b_.CreateVectorSplat(lanes, tap));
+}
 
 absl::Status WindowEmitter::Block(llvm::Value* w2, int rows) {
   llvm::LLVMContext& ctx = b_.getContext();
@@ -108,7 +159,7 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
   llvm::Type* vec = ir_.F32s(lanes);
   const bool sum = s_.has_weights();
   llvm::Value* identity =
-      sum ? llvm::ConstantFP::get(vec, 0.0)
+      sum || s_.routes() ? llvm::ConstantFP::get(vec, 0.0)
           : llvm::ConstantFP::get(vec, -std::numeric_limits<double>::infinity());
   return ir_.Loop(fn_, ir_.I64(0), ir_.I64(w_.channels), lanes, [&](llvm::Value* cv) {
     llvm::Value* cmask = ir_.FirstN(lanes, b_.CreateSub(ir_.I64(w_.channels), cv));
@@ -123,11 +174,11 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
                                          cv);
         return ir_.Loop(fn_, ir_.I64(0), ir_.I64(w_.taps[2]), 1, [&](llvm::Value* t2) {
           llvm::Value* weight = nullptr;
+          llvm::Value* tap = b_.CreateAdd(
+              b_.CreateMul(b_.CreateAdd(b_.CreateMul(t0, ir_.I64(w_.taps[1])), t1),
+                           ir_.I64(w_.taps[2])),
+              t2);
           if (sum) {
-            llvm::Value* tap = b_.CreateAdd(
-                b_.CreateMul(b_.CreateAdd(b_.CreateMul(t0, ir_.I64(w_.taps[1])), t1),
-                             ir_.I64(w_.taps[2])),
-                t2);
             weight = ir_.Load(lanes, weights_,
                               b_.CreateAdd(b_.CreateMul(tap, ir_.I64(w_.channels)), cv), 1, cmask);
           }
@@ -137,7 +188,11 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
             llvm::Value* live = b_.CreateVectorSplat(lanes, valid);
             llvm::Value* x = ir_.Load(lanes, image_, at, 1, b_.CreateAnd(cmask, live));
             llvm::Value* acc = b_.CreateLoad(vec, acc_[r]);
-            if (sum) {
+            if (s_.routes()) {
+              KILN_ASSIGN_OR_RETURN(llvm::Value* hit, FirstMaxIs(q0, q1, q2, tap, cv, cmask));
+              hit = b_.CreateAnd(hit, live);
+              acc = b_.CreateFAdd(acc, b_.CreateSelect(hit, x, llvm::ConstantFP::get(vec, 0.0)));
+            } else if (sum) {
               llvm::Function* fma =
                   llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
               acc = b_.CreateCall(fma, {x, weight, acc});
@@ -172,7 +227,14 @@ absl::Status WindowEmitter::Emit() {
   auto buffer = [&](int k) {
     return b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, fn_->getArg(0), ir_.I64(k)));
   };
-  image_ = buffer(0);
+  if (s_.routes()) {
+    pooled_ = buffer(0);
+    image_ = buffer(1);
+    best_ = b_.CreateAlloca(ir_.F32s(s_.lanes));
+    best_cell_ = b_.CreateAlloca(llvm::FixedVectorType::get(b_.getInt64Ty(), s_.lanes));
+  } else {
+    image_ = buffer(0);
+  }
   if (s_.has_weights()) weights_ = buffer(1);
   out_ = buffer(static_cast<int>(s_.buffers.size()) - 1);
   const int64_t row_outputs = w_.windows[2] * w_.channels;
@@ -184,6 +246,10 @@ absl::Status WindowEmitter::Emit() {
     image_ = ir_.At(image, b_.CreateMul(n, ir_.I64(w_.image_stride)));
     llvm::Value* out = out_;
     out_ = ir_.At(out, b_.CreateMul(item, ir_.I64(row_outputs)));
+    llvm::Value* pooled = pooled_;
+    if (pooled != nullptr) {
+      pooled_ = ir_.At(pooled, b_.CreateMul(n, ir_.I64(s_.problem.pooled.image_stride)));
+    }
     const int64_t full = w_.windows[2] / s_.block * s_.block;
     absl::Status status = ir_.Loop(fn_, ir_.I64(0), ir_.I64(full), s_.block,
                                    [&](llvm::Value* w2) { return Block(w2, s_.block); });
@@ -193,6 +259,7 @@ absl::Status WindowEmitter::Emit() {
     }
     image_ = image;
     out_ = out;
+    pooled_ = pooled;
     return status;
   }));
   b_.CreateRetVoid();

@@ -19,20 +19,23 @@ absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup&
   WindowSchedule s;
   KILN_ASSIGN_OR_RETURN(s.problem, n.op->window(in_types, n.type, n.attrs));
   s.name = group.name;
-  s.buffers = {n.inputs[0]};
-  if (s.has_weights()) s.buffers.push_back(n.inputs[1]);
+  s.buffers = n.inputs;
   s.buffers.push_back(group.root);
+  if (s.buffers.size() != (s.problem.combine == WindowReduction::Combine::kMax ? 2u : 3u)) {
+    return absl::InternalError("ScheduleWindow: unexpected number of inputs");
+  }
   s.lanes = std::max(4, vector_bits / 32);
   const GemmWindows& w = s.problem.windows;
   // 8 accumulators (16 with two vectors of channels would spill on AVX2).
-  s.block = static_cast<int>(std::min<int64_t>(8, w.windows[2]));
+  // Routing searches each pooled window per cell: one output per tile.
+  s.block = s.routes() ? 1 : static_cast<int>(std::min<int64_t>(8, w.windows[2]));
   s.work_items = w.images * w.windows[0] * w.windows[1];
   return s;
 }
 
 std::string WindowSchedule::ToString() const {
   const GemmWindows& w = problem.windows;
-  return absl::StrCat("window ", has_weights() ? "sum" : "max", " [", w.images, " x ",
+  return absl::StrCat("window ", has_weights() ? "sum" : routes() ? "first-max routing" : "max", " [", w.images, " x ",
                       absl::StrJoin(w.windows, " x "), "] cells [", absl::StrJoin(w.taps, " x "),
                       "] channels ", w.channels, "\n  block ", block, " x ", lanes,
                       " lanes work ", work_items, "\n");

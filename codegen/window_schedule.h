@@ -24,7 +24,7 @@ namespace kiln {
 
 struct WindowSchedule {
   std::string name;
-  std::vector<NodeId> buffers;  // image, [weights,] output
+  std::vector<NodeId> buffers;  // the op's inputs, then its output
   WindowReduction problem;
   int lanes = 16;
   int block = 8;  // outputs along the innermost window dim per register tile
@@ -33,6 +33,7 @@ struct WindowSchedule {
   bool has_weights() const {
     return problem.combine == WindowReduction::Combine::kSumOfProducts;
   }
+  bool routes() const { return problem.combine == WindowReduction::Combine::kFirstMaxRouting; }
   std::string ToString() const;
 };
 

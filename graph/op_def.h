@@ -170,10 +170,16 @@ using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorTyp
 // channel c reads image channel c). kSumOfProducts multiplies each cell by
 // weight[t * channels + c] (input 1) and adds; kMax takes the maximum.
 // Cells in the padding are skipped. The image is input 0.
+// kFirstMaxRouting (max-pool gradients): the image is input 1 (the output
+// gradient) and a real cell t of window w, at image row q, adds its value
+// only when cell t is the first maximum (window order, strictly greater
+// wins, padding never) of pooled window q over input 0, whose cells
+// `pooled` addresses (its `windows` index being q).
 struct WindowReduction {
-  enum class Combine { kSumOfProducts, kMax };
+  enum class Combine { kSumOfProducts, kMax, kFirstMaxRouting };
   Combine combine = Combine::kSumOfProducts;
   GemmWindows windows;
+  GemmWindows pooled;  // kFirstMaxRouting only
 };
 using WindowReductionFn = absl::StatusOr<WindowReduction> (*)(
     absl::Span<const TensorType> inputs, const TensorType& output, const Attrs& attrs);

@@ -141,4 +141,14 @@ absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g) {
   return r;
 }
 
+absl::StatusOr<WindowReduction> MaxPoolGradWindows(const ConvGeometry& g) {
+  // Each input cell gathers the gradient of the pooled windows (output
+  // cells) it is the first maximum of.
+  WindowReduction r{.combine = WindowReduction::Combine::kFirstMaxRouting,
+                    .windows = InputGradWindows(g), .pooled = ForwardWindows(g)};
+  r.windows.channels = g.out_channels;
+  r.pooled.channels = g.in_channels;
+  return r;
+}
+
 }  // namespace kiln

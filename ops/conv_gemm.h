@@ -31,6 +31,7 @@ absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g);
+absl::StatusOr<WindowReduction> MaxPoolGradWindows(const ConvGeometry& g);
 
 }  // namespace kiln
 
