@@ -189,10 +189,21 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
             llvm::Value* x = ir_.Load(lanes, image_, at, 1, b_.CreateAnd(cmask, live));
             llvm::Value* acc = b_.CreateLoad(vec, acc_[r]);
             if (s_.routes()) {
+              // Only a real cell searches its pooled window.
+              llvm::LLVMContext& ctx = b_.getContext();
+              llvm::BasicBlock* search = llvm::BasicBlock::Create(ctx, "search", fn_);
+              llvm::BasicBlock* searched = llvm::BasicBlock::Create(ctx, "searched", fn_);
+              b_.CreateCondBr(valid, search, searched);
+              b_.SetInsertPoint(search);
               KILN_ASSIGN_OR_RETURN(llvm::Value* hit, FirstMaxIs(q0, q1, q2, tap, cv, cmask));
-              hit = b_.CreateAnd(hit, live);
-              acc = b_.CreateFAdd(acc, b_.CreateSelect(hit, x, llvm::ConstantFP::get(vec, 0.0)));
-            } else if (sum) {
+              b_.CreateStore(
+                  b_.CreateFAdd(acc, b_.CreateSelect(hit, x, llvm::ConstantFP::get(vec, 0.0))),
+                  acc_[r]);
+              b_.CreateBr(searched);
+              b_.SetInsertPoint(searched);
+              continue;
+            }
+            if (sum) {
               llvm::Function* fma =
                   llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
               acc = b_.CreateCall(fma, {x, weight, acc});
