@@ -13,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "llvm/IR/LLVMContext.h"
 #include "ops/catalog.h"
+#include "ops/ops.h"
 
 namespace kiln {
 namespace {
@@ -100,6 +101,49 @@ TEST(GemmKernelTest, EveryVectorWidthAndSplitMatchesANaiveLoop) {
           EXPECT_EQ(RunItems(c, in, m * n, step), whole) << bits << " bits, steps of " << step;
         }
       }
+    }
+  }
+}
+
+// Convolutions read A through windows: every packing path (transposed
+// runs, gathers, cells along depth) at every vector width, against the op's
+// scalar reference, and the same bits for any split of the work items.
+TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
+  const Shape xs{2, 7, 6, 12}, ws{3, 2, 12, 20}, ys{2, 4, 7, 20};
+  const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
+  for (int which = 0; which < 3; ++which) {
+    auto g = Graph::Create();
+    Tensor x = Input(g, "x", DType::kF32, xs);
+    Tensor w = Input(g, "w", DType::kF32, ws);
+    Tensor dy = Input(g, "dy", DType::kF32, ys);
+    Tensor out = which == 0   ? Conv(x, w, strides, dilations, low, high, 1)
+                 : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 1)
+                              : ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 1);
+    ASSERT_TRUE(g->status().ok()) << g->status();
+    g->outputs() = {out.id()};
+    const Node& node = g->node(out.id());
+    std::mt19937 rng(which + 11);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<Buffer> inputs;
+    std::vector<std::vector<float>> in;
+    for (NodeId id : node.inputs) {
+      inputs.emplace_back(DType::kF32, g->node(id).type.shape);
+      for (float& v : inputs.back().span<float>()) v = u(rng);
+      in.emplace_back(inputs.back().span<float>().begin(), inputs.back().span<float>().end());
+    }
+    Buffer want(DType::kF32, node.type.shape);
+    std::vector<const Buffer*> views = {&inputs[0], &inputs[1]};
+    ASSERT_TRUE(node.op->reference(KernelContext{views, &want, node.attrs, SerialParallelism()})
+                    .ok());
+    for (int bits : {128, 256, 512}) {
+      const Compiled c = Compile(*g, bits);
+      ASSERT_NE(c.fn, nullptr);
+      ASSERT_TRUE(c.schedule.windows.has_value()) << c.schedule.ToString(*g);
+      std::vector<float> whole = RunItems(c, in, want.num_elements(), c.schedule.work_items);
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ASSERT_NEAR(whole[i], want.data<float>()[i], 1e-4) << node.op->name << " " << bits;
+      }
+      EXPECT_EQ(RunItems(c, in, want.num_elements(), 1), whole) << node.op->name << " " << bits;
     }
   }
 }
