@@ -285,6 +285,7 @@ absl::Status WindowEmitter::Emit() {
 }  // namespace
 
 absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& module) {
+  if (schedule.sums_windows()) return EmitWindowSumKernel(schedule, module);
   return WindowEmitter(schedule, module).Emit();
 }
 
@@ -302,8 +303,10 @@ absl::StatusOr<CompiledWindowKernel> CompileWindowKernel(const Graph& graph,
   out.fn = reinterpret_cast<void (*)(char**, int64_t, int64_t)>(fns[0]);
   out.work_items = s.work_items;
   const GemmWindows& w = s.problem.windows;
-  const int64_t per_item = std::max<int64_t>(
-      1, w.windows[2] * w.channels * w.taps[0] * w.taps[1] * w.taps[2]);
+  const int64_t per_item =
+      s.sums_windows()
+          ? w.images * w.windows[0] * w.windows[1] * w.windows[2] * s.block * s.lanes
+          : std::max<int64_t>(1, w.windows[2] * w.channels * w.taps[0] * w.taps[1] * w.taps[2]);
   out.grain = std::max<int64_t>(1, kWindowWorkPerTask / per_item);
   return out;
 }

@@ -24,6 +24,8 @@
 namespace kiln {
 
 absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& module);
+// The kernel of a sum over windows (codegen/window_sum_emitter.cc).
+absl::Status EmitWindowSumKernel(const WindowSchedule& schedule, llvm::Module& module);
 
 // Schedules, emits and compiles the kernel of a kWindow group.
 struct CompiledWindowKernel {

@@ -7,6 +7,12 @@
 #include "graph/status_macros.h"
 
 namespace kiln {
+namespace {
+
+// Channel vectors per work item of a sum over windows.
+constexpr int64_t kSumVectors = 4;
+
+}  // namespace
 
 absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup& group,
                                               int vector_bits) {
@@ -30,15 +36,23 @@ absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup&
   // Routing searches each pooled window per cell: one output per tile.
   s.block = s.routes() ? 1 : static_cast<int>(std::min<int64_t>(8, w.windows[2]));
   s.work_items = w.images * w.windows[0] * w.windows[1];
+  if (s.sums_windows()) {
+    s.block = static_cast<int>(
+        std::min<int64_t>(kSumVectors, (w.channels + s.lanes - 1) / s.lanes));
+    s.work_items = w.taps[0] * w.taps[1] * w.taps[2] * s.channel_blocks();
+  }
   return s;
 }
 
 std::string WindowSchedule::ToString() const {
   const GemmWindows& w = problem.windows;
-  return absl::StrCat("window ", has_weights() ? "sum" : routes() ? "first-max routing" : "max", " [", w.images, " x ",
-                      absl::StrJoin(w.windows, " x "), "] cells [", absl::StrJoin(w.taps, " x "),
-                      "] channels ", w.channels, "\n  block ", block, " x ", lanes,
-                      " lanes work ", work_items, "\n");
+  const char* kind = has_weights()    ? "sum"
+                     : routes()       ? "first-max routing"
+                     : sums_windows() ? "sum over windows"
+                                      : "max";
+  return absl::StrCat("window ", kind, " [", w.images, " x ", absl::StrJoin(w.windows, " x "),
+                      "] cells [", absl::StrJoin(w.taps, " x "), "] channels ", w.channels,
+                      "\n  block ", block, " x ", lanes, " lanes work ", work_items, "\n");
 }
 
 }  // namespace kiln

@@ -3,7 +3,9 @@
 // one output row (image n, window dims 0 and 1); inside it, blocks of
 // `block` outputs along the innermost window dim, each a register tile of
 // `block` accumulator vectors of `lanes` channels, run every cell of their
-// windows. Pure "how", no LLVM; it prints as text that tests compare.
+// windows. A sum over windows (depthwise filter gradient) instead makes one
+// item per cell and `block` vectors of channels, summing every window in a
+// fixed order. Pure "how", no LLVM; it prints as text that tests compare.
 //
 //   KILN_ASSIGN_OR_RETURN(WindowSchedule s, ScheduleWindow(graph, group, 512));
 //   s.ToString() == "window sum [8 x 1 x 56 x 56] cells [1 x 3 x 3] channels 128\n"
@@ -34,6 +36,14 @@ struct WindowSchedule {
     return problem.combine == WindowReduction::Combine::kSumOfProducts;
   }
   bool routes() const { return problem.combine == WindowReduction::Combine::kFirstMaxRouting; }
+  // kSumOverWindows: a work item is one cell and `block` vectors of channels.
+  bool sums_windows() const {
+    return problem.combine == WindowReduction::Combine::kSumOverWindows;
+  }
+  int64_t channel_blocks() const {
+    const int64_t per_block = static_cast<int64_t>(block) * lanes;
+    return (problem.windows.channels + per_block - 1) / per_block;
+  }
   std::string ToString() const;
 };
 

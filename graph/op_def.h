@@ -175,8 +175,11 @@ using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorTyp
 // only when cell t is the first maximum (window order, strictly greater
 // wins, padding never) of pooled window q over input 0, whose cells
 // `pooled` addresses (its `windows` index being q).
+// kSumOverWindows (depthwise filter gradients): the output is [cells...,
+// channels] and out[t][c] = sum over windows (n, w) of image(n, w, t, c) *
+// input1[n][w][c] (input 1 laid out [images, windows..., channels]).
 struct WindowReduction {
-  enum class Combine { kSumOfProducts, kMax, kFirstMaxRouting };
+  enum class Combine { kSumOfProducts, kMax, kFirstMaxRouting, kSumOverWindows };
   Combine combine = Combine::kSumOfProducts;
   GemmWindows windows;
   GemmWindows pooled;  // kFirstMaxRouting only

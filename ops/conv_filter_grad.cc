@@ -88,6 +88,13 @@ absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
   return ConvFilterGradGemm(g);
 }
 
+// Depthwise: the JIT sums over windows in a window kernel instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseFilterGradWindows(g);
+}
+
 OpTests Tests() {
   OpTests t;
   for (const ConvTestConfig& c : ConvTestConfigs()) {
@@ -151,6 +158,7 @@ const OpDef kConvFilterGradOp = {
     },
     .interp = Interp,
     .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
 };

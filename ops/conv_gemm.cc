@@ -135,6 +135,12 @@ absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g)
   return r;
 }
 
+absl::StatusOr<WindowReduction> DepthwiseFilterGradWindows(const ConvGeometry& g) {
+  KILN_ASSIGN_OR_RETURN(WindowReduction r, DepthwiseForwardWindows(g));
+  r.combine = WindowReduction::Combine::kSumOverWindows;
+  return r;
+}
+
 absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g) {
   WindowReduction r{.combine = WindowReduction::Combine::kMax, .windows = ForwardWindows(g)};
   r.windows.channels = g.in_channels;

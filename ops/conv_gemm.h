@@ -30,6 +30,7 @@ absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g);
 // geometries get an error saying why.
 absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g);
+absl::StatusOr<WindowReduction> DepthwiseFilterGradWindows(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> MaxPoolWindows(const ConvGeometry& g);
 absl::StatusOr<WindowReduction> MaxPoolGradWindows(const ConvGeometry& g);
 

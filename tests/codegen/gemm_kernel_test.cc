@@ -151,13 +151,14 @@ TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
   }
 }
 
-// Depthwise convolutions and pooling run window kernels: at every vector
+// Depthwise convolutions (forward and both gradients) and pooling (and its
+// gradient) run window kernels: at every vector
 // width (channel tails of 4-, 8- and 16-lane vectors) against the op's
 // scalar reference.
 TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
   const Shape xs{2, 7, 9, 21}, ws{3, 2, 1, 21}, ys{2, 4, 10, 21};
   const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
-  for (int which = 0; which < 4; ++which) {
+  for (int which = 0; which < 5; ++which) {
     auto g = Graph::Create();
     Tensor x = Input(g, "x", DType::kF32, xs);
     Tensor w = Input(g, "w", DType::kF32, ws);
@@ -168,6 +169,7 @@ TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
         which == 0   ? Conv(x, w, strides, dilations, low, high, 21)
         : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 21)
         : which == 2 ? pooled
+        : which == 4 ? ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 21)
                      : MaxPoolGrad(x, Input(g, "g", DType::kF32, g->node(pooled.id()).type.shape),
                                    window, strides, pool_low, pool_high);
     ASSERT_TRUE(g->status().ok()) << g->status();
