@@ -156,7 +156,11 @@ std::string EpilogueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>
   }
   std::vector<int64_t> gemm_dims;
   for (const GemmBatchDim& b : problem.batch) gemm_dims.push_back(b.size);
-  gemm_dims.push_back(problem.m);
+  if (problem.m_dims.empty()) {
+    gemm_dims.push_back(problem.m);
+  } else {
+    gemm_dims.insert(gemm_dims.end(), problem.m_dims.begin(), problem.m_dims.end());
+  }
   gemm_dims.push_back(problem.n);
   if (gemm_dims != n.type.shape.dims()) {
     return "its GEMM's batch, rows and columns are not its output's dims";
@@ -215,6 +219,14 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
     const NodeId id = *it;
     const Node& n = g.node(id);
     if (n.op->fusion == FusionKind::kSource) continue;
+    if (n.op->window != nullptr) {
+      std::vector<TensorType> in_types;
+      for (NodeId in : n.inputs) in_types.push_back(g.node(in).type);
+      if (n.op->window(in_types, n.type, n.attrs).ok()) {
+        new_group(id, GroupKind::kWindow);
+        continue;
+      }
+    }
     if (n.op->contraction != nullptr) {
       std::vector<NodeId> readers = users[id];
       std::sort(readers.begin(), readers.end());
@@ -277,6 +289,9 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
         const KernelGroup& reader = groups[target];
         if (reader.kind == GroupKind::kLibrary) {
           why = absl::StrCat("its reader ", describe(reader.root), " runs an interpreter kernel");
+        } else if (reader.kind == GroupKind::kWindow) {
+          why = absl::StrCat("its reader ", describe(reader.root),
+                             " is a window kernel, which reads its inputs from memory");
         } else if (reader.contraction != kNoNode &&
                    std::count(users[id].begin(), users[id].end(), reader.contraction) > 0) {
           why = absl::StrCat("its reader ", describe(reader.contraction),
@@ -334,7 +349,8 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
         const bool inside = std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
         const bool listed = std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
         // A GEMM reads its operands from memory, even one-element ones.
-        const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction;
+        const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction &&
+                                   group.kind != GroupKind::kWindow;
         if (!inside && !listed && !inline_scalar) group.inputs.push_back(in);
       }
     }
@@ -357,7 +373,7 @@ std::string FusionPlan::ToString(const Graph& g) const {
   std::string out;
   for (size_t i = 0; i < groups.size(); ++i) {
     const KernelGroup& k = groups[i];
-    static constexpr const char* kKinds[] = {"jit", "library", "alias", "contraction"};
+    static constexpr const char* kKinds[] = {"jit", "library", "alias", "contraction", "window"};
     absl::StrAppend(&out, "k", i, " ", k.name, " ", kKinds[static_cast<int>(k.kind)], ": ",
                     ids(k.nodes));
     if (!k.inputs.empty()) absl::StrAppend(&out, " <- reads ", ids(k.inputs));

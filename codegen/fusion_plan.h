@@ -32,8 +32,9 @@ namespace kiln {
 // kAlias: a reshape of a value in memory: no kernel, the same bytes under a
 // new shape. kContraction: a JIT GEMM kernel for an op with a `contraction`
 // rule, with the elementwise chain that reads its result (bias, activation,
-// residual add) fused into its store as an epilogue.
-enum class GroupKind { kJit, kLibrary, kAlias, kContraction };
+// residual add) fused into its store as an epilogue. kWindow: a JIT window
+// kernel for an op with a `window` rule (depthwise convolution, pooling).
+enum class GroupKind { kJit, kLibrary, kAlias, kContraction, kWindow };
 
 struct KernelGroup {
   GroupKind kind = GroupKind::kJit;

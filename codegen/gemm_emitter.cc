@@ -197,14 +197,20 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors) 
   b_.SetInsertPoint(fused);
   // Loop indices of the epilogue: batch dims, then the row.
   const int nb = static_cast<int>(s_.batch.size());
-  std::vector<llvm::Value*> idx(nb + 2, nullptr);
+  const int row_dims = std::max<int>(1, static_cast<int>(s_.m_dims.size()));
+  std::vector<llvm::Value*> idx(nb + row_dims + 1, nullptr);
   llvm::Value* batch = fn->getArg(8);
   for (int d = nb - 1; d >= 0; --d) {
     idx[d] = d == 0 ? batch : b_.CreateSRem(batch, ir_.I64(s_.batch[d]));
     if (d > 0) batch = b_.CreateSDiv(batch, ir_.I64(s_.batch[d]));
   }
   for (int r = 0; r < rows; ++r) {
-    idx[nb] = b_.CreateAdd(fn->getArg(9), ir_.I64(r));
+    llvm::Value* row = b_.CreateAdd(fn->getArg(9), ir_.I64(r));
+    // The row as indices over m_dims (row-major), or itself.
+    for (int d = row_dims - 1; d >= 0; --d) {
+      idx[nb + d] = d == 0 ? row : b_.CreateSRem(row, ir_.I64(s_.m_dims[d]));
+      if (d > 0) row = b_.CreateSDiv(row, ir_.I64(s_.m_dims[d]));
+    }
     for (int v = 0; v < vectors; ++v) {
       llvm::Value* col = b_.CreateAdd(fn->getArg(10), ir_.I64(v * lanes));
       KILN_ASSIGN_OR_RETURN(out[r * vectors + v],
@@ -237,8 +243,7 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
   llvm::Value* bm = ir_.At(buffers_[s_.b_buffer], b_off);
   llvm::Value* c = ir_.At(buffers_[s_.num_inputs], c_off);
   llvm::Value* pa = scratch;
-  llvm::Value* pb =
-      b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64((s_.mr * s_.kc * 4 + 63) / 64 * 64));
+  llvm::Value* pb = b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64(s_.a_panel_bytes));
   llvm::Value* j0 = b_.CreateMul(jt, ir_.I64(s_.nc));
   llvm::Value* cols = ir_.Min(ir_.I64(s_.nc), b_.CreateSub(ir_.I64(s_.n), j0));
   llvm::Value* panels = b_.CreateSDiv(b_.CreateAdd(cols, ir_.I64(s_.nr - 1)), ir_.I64(s_.nr));
@@ -265,7 +270,11 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
     return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
       llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
       llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
-      KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+      if (s_.windows.has_value()) {
+        KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+      } else {
+        KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+      }
       llvm::Value* full_rows = b_.CreateICmpEQ(rows, ir_.I64(s_.mr));
       return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
         llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));

@@ -89,6 +89,12 @@ class GemmIr {
 absl::Status EmitPackA(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, llvm::Value* a,
                        llvm::Value* row0, llvm::Value* rows, llvm::Value* p0, llvm::Value* kc,
                        llvm::Value* dst);
+// The A panel of a problem whose A is read through windows
+// (GemmSchedule::windows; codegen/conv_packing.cc), same layout as EmitPackA;
+// it may store up to `lanes` depths past kc (a_panel_bytes leaves room).
+absl::Status EmitPackWindowsA(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
+                              llvm::Value* a, llvm::Value* row0, llvm::Value* rows,
+                              llvm::Value* p0, llvm::Value* kc, llvm::Value* dst);
 absl::Status EmitPackB(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, llvm::Value* b,
                        llvm::Value* col0, llvm::Value* cols, llvm::Value* p0, llvm::Value* kc,
                        llvm::Value* dst);

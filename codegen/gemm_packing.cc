@@ -150,7 +150,14 @@ absl::Status EmitPackB(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, ll
   llvm::IRBuilder<>& b = ir.b();
   const int lanes = s.lanes, vectors = s.nr / s.lanes;
   llvm::Value* panels = b.CreateSDiv(b.CreateAdd(cols, ir.I64(s.nr - 1)), ir.I64(s.nr));
-  const bool transpose = s.b_row == 1 && s.b_col != 1 && (lanes & (lanes - 1)) == 0;
+  const bool transpose =
+      s.b_row == 1 && s.b_col != 1 && (lanes & (lanes - 1)) == 0 && s.b_run == 0;
+  // Element offset of B's depth p (runs of b_run depths b_run_stride apart).
+  auto depth_at = [&](llvm::Value* p) -> llvm::Value* {
+    if (s.b_run == 0) return b.CreateMul(p, ir.I64(s.b_row));
+    return b.CreateAdd(b.CreateMul(b.CreateSDiv(p, ir.I64(s.b_run)), ir.I64(s.b_run_stride)),
+                       b.CreateMul(b.CreateSRem(p, ir.I64(s.b_run)), ir.I64(s.b_row)));
+  };
   return ir.Loop(fn, ir.I64(0), panels, 1, [&](llvm::Value* jp) -> absl::Status {
     llvm::Value* first = b.CreateAdd(col0, b.CreateMul(jp, ir.I64(s.nr)));
     llvm::Value* width = b.CreateSub(cols, b.CreateMul(jp, ir.I64(s.nr)));
@@ -158,10 +165,9 @@ absl::Status EmitPackB(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, ll
     // One packed row (depth p) of vector v by a vector load or a gather.
     auto row = [&](llvm::Value* p, int v) {
       llvm::Value* c = b.CreateAdd(first, ir.I64(v * lanes));
-      llvm::Value* at = b.CreateAdd(b.CreateMul(b.CreateAdd(p0, p), ir.I64(s.b_row)),
-                                    b.CreateMul(c, ir.I64(s.b_col)));
+      llvm::Value* at = b.CreateAdd(depth_at(b.CreateAdd(p0, p)), b.CreateMul(c, ir.I64(s.b_col)));
       llvm::Value* mask = ir.FirstN(lanes, b.CreateSub(width, ir.I64(v * lanes)));
-      if (s.b_col == 1) {  // rows a few depths ahead, for the hardware's sake
+      if (s.b_col == 1 && s.b_run == 0) {  // rows a few depths ahead, for the hardware's sake
         ir.Prefetch(ir.At(bm, b.CreateAdd(at, ir.I64(kPrefetchDepth * s.b_row))));
       }
       b.CreateAlignedStore(

@@ -74,6 +74,10 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   s.b_row = p.b_transposed ? 1 : p.ldb;
   s.b_col = p.b_transposed ? p.ldb : 1;
   s.ldc = p.ldc;
+  s.windows = p.a_windows;
+  s.m_dims = p.m_dims;
+  s.b_run = p.b_depth_run;
+  s.b_run_stride = p.b_depth_run_stride;
   for (const GemmBatchDim& d : p.batch) {
     s.batch.push_back(d.size);
     s.a_batch.push_back(d.a_stride);
@@ -86,7 +90,18 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   std::vector<int64_t> fa = s.a_batch, fb = s.b_batch, fc = s.c_batch;
   fa.insert(fa.end(), {s.a_row, 0});
   fb.insert(fb.end(), {0, s.b_col});
-  fc.insert(fc.end(), {s.ldc, 1});
+  if (s.m_dims.empty()) {
+    fc.insert(fc.end(), {s.ldc, 1});
+  } else {  // the epilogue indexes the rows by m_dims
+    std::vector<int64_t> row_coeff(s.m_dims.size());
+    int64_t step = s.ldc;
+    for (size_t d = s.m_dims.size(); d-- > 0;) {
+      row_coeff[d] = step;
+      step *= s.m_dims[d];
+    }
+    fc.insert(fc.end(), row_coeff.begin(), row_coeff.end());
+    fc.push_back(1);
+  }
   Forms forms{{&fa, &fb, &fc}};
   if (group.nodes.size() > 1) {
     KILN_ASSIGN_OR_RETURN(s.epilogue, ScheduleEpilogue(g, group, std::max(4, vector_bits / 32)));
@@ -107,7 +122,8 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
       ++d;
     }
   }
-  while (!s.batch.empty()) {
+  // Rows read through windows or indexed by m_dims do not fold.
+  while (!s.batch.empty() && !s.windows.has_value() && s.m_dims.empty()) {
     const size_t d = s.batch.size() - 1, rows = d + 1;
     bool fold = true;
     for (const std::vector<int64_t>* f : forms.all) fold = fold && (*f)[d] == (*f)[rows] * s.m;
@@ -122,7 +138,12 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   s.c_batch.assign(fc.begin(), fc.begin() + static_cast<int64_t>(nb));
   if (s.has_epilogue) {
     s.epilogue.dims = s.batch;
-    s.epilogue.dims.insert(s.epilogue.dims.end(), {s.m, s.n});
+    if (s.m_dims.empty()) {
+      s.epilogue.dims.push_back(s.m);
+    } else {
+      s.epilogue.dims.insert(s.epilogue.dims.end(), s.m_dims.begin(), s.m_dims.end());
+    }
+    s.epilogue.dims.push_back(s.n);
     s.epilogue.reduced.assign(s.epilogue.dims.size(), false);
   }
 
@@ -133,6 +154,11 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   const bool wide = vector_bits >= 512;
   s.mr = wide ? 8 : 6;
   s.nr = s.lanes * (wide ? 3 : 2);
+  // Columns that fill panels of two vectors but not of three (64 output
+  // channels): two full panels beat a full and a one-vector one.
+  if (wide && s.n % (2 * s.lanes) == 0 && s.n % s.nr != 0 && s.n <= 4 * s.lanes) {
+    s.nr = 2 * s.lanes;
+  }
 
   int64_t batches = 1;
   for (int64_t d : s.batch) batches *= d;
@@ -149,7 +175,9 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   s.mc = RoundUp(std::max<int64_t>(1, CeilDiv(s.m, m_tiles)), s.mr);
   s.m_tiles = CeilDiv(s.m, s.mc);
   s.work_items = batches * s.n_tiles * s.m_tiles;
-  s.scratch_bytes = RoundUp(s.mr * s.kc * 4, 64) + RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
+  // Window packing stores whole vectors of depths past a panel's end.
+  s.a_panel_bytes = RoundUp(s.mr * (s.kc + (s.windows ? s.lanes : 0)) * 4, 64);
+  s.scratch_bytes = s.a_panel_bytes + RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
   return s;
 }
 
@@ -158,6 +186,13 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   for (int64_t d : batch) absl::StrAppend(&out, d, " x ");
   absl::StrAppend(&out, m, " x ", n, " x ", k, "] a %", buffers[a_buffer], " (", a_row, ", ", a_col,
                   ") b %", buffers[b_buffer], " (", b_row, ", ", b_col, ") c (", ldc, ", 1)");
+  if (windows.has_value()) {
+    const GemmWindows& w = *windows;
+    absl::StrAppend(&out, " a windows [", w.images, " x ", absl::StrJoin(w.windows, " x "),
+                    "] cells [", absl::StrJoin(w.taps, " x "), " x ", w.channels, "]",
+                    w.windows_along_depth ? " along depth" : "");
+  }
+  if (b_run > 0) absl::StrAppend(&out, " b runs ", b_run, " by ", b_run_stride);
   if (!batch.empty()) {
     absl::StrAppend(&out, " batch strides a (", absl::StrJoin(a_batch, ", "), ") b (",
                     absl::StrJoin(b_batch, ", "), ") c (", absl::StrJoin(c_batch, ", "), ")");

@@ -13,6 +13,7 @@
 #define KILN_CODEGEN_GEMM_SCHEDULE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,13 @@ struct GemmSchedule {
   int64_t a_row = 0, a_col = 0;  // A[i][p] at i * a_row + p * a_col
   int64_t b_row = 0, b_col = 0;  // B[p][j] at p * b_row + j * b_col
   int64_t ldc = 0;               // C[i][j] at i * ldc + j
+  // Set: A is read through sliding windows (convolutions; a_row and a_col
+  // are unused), packed by codegen/conv_packing.cc.
+  std::optional<GemmWindows> windows;
+  // The output dims the rows run over (an epilogue indexes them), or empty.
+  std::vector<int64_t> m_dims;
+  // > 0: B's depth p sits at (p / b_run) * b_run_stride + (p % b_run) * b_row.
+  int64_t b_run = 0, b_run_stride = 0;
 
   // Micro-kernel: mr rows x nr columns of accumulators (nr = lanes * vectors),
   // broadcasting packed A, FMAs on vectors of packed B.
@@ -51,6 +59,7 @@ struct GemmSchedule {
   int64_t mc = 0, nc = 0, kc = 0;
   int64_t m_tiles = 0, n_tiles = 0;
   int64_t work_items = 0;
+  int64_t a_panel_bytes = 0;  // one packed A panel, with packing slack
   int64_t scratch_bytes = 0;  // per thread: one A panel and one B block
 
   // The fused elementwise chain applied to the accumulators before the

@@ -9,6 +9,7 @@
 #include "codegen/jit_internal.h"
 #include "codegen/kernel_dump_internal.h"
 #include "codegen/kernel_emitter_internal.h"
+#include "codegen/window_emitter_internal.h"
 #include "graph/status_macros.h"
 #include "llvm/IR/LLVMContext.h"
 #include "llvm/IR/Module.h"
@@ -90,6 +91,13 @@ absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
       step.grain = std::max<int64_t>(1, kMultiplyAddsPerTask / std::max<int64_t>(per_item, 1));
       program->schedules_.emplace_back();
       program->gemms_.push_back(std::move(gemm));
+    } else if (group.kind == GroupKind::kWindow) {
+      KILN_ASSIGN_OR_RETURN(CompiledWindowKernel window, CompileWindowKernel(g, group, *jit));
+      step.kernel = window.fn;
+      step.work_items = window.work_items;
+      step.grain = window.grain;
+      program->schedules_.emplace_back();
+      program->gemms_.emplace_back();
     } else {
       program->schedules_.emplace_back();
       program->gemms_.emplace_back();
@@ -299,7 +307,10 @@ void JitProgram::DescribeSteps() {
   const Graph& g = *graph_;
   for (const Step& step : steps_) {
     const KernelGroup& group = plan_.groups[step.group];
-    const char* kind = step.kernel != nullptr ? "fused" : step.gemm != nullptr ? "gemm" : "library";
+    const char* kind = step.gemm != nullptr                ? "gemm"
+                       : group.kind == GroupKind::kWindow ? "window"
+                       : step.kernel != nullptr           ? "fused"
+                                                          : "library";
     const std::vector<NodeId> root = {group.root};
     const bool library = step.kernel == nullptr && step.gemm == nullptr;
     profile_.push_back(DescribeKernel(g, group.name, kind, library ? root : group.nodes,

@@ -10,8 +10,10 @@
 #ifndef KILN_GRAPH_OP_DEF_H_
 #define KILN_GRAPH_OP_DEF_H_
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 #include <vector>
@@ -115,8 +117,7 @@ using IndexMapFn = absl::StatusOr<IndexMap> (*)(const TensorType& input,
 // i * lda + p (a_transposed: i + p * lda, A stored as [k, m]); B[b][p][j]
 // at ... + p * ldb + j (b_transposed: j * ldb + p, B stored as [n, k]);
 // C[b][i][j] at ... + i * ldc + j. A batch stride of 0 broadcasts that
-// operand. Convolutions can map onto it later (an implicit GEMM needs
-// A's offsets to come from the output position and the filter tap).
+// operand. Convolutions read A through windows (GemmWindows below).
 //
 //   matmul f32[2,5,3] x f32[3,4] -> {batch {2: a 15, b 0, c 20}, m 5, n 4,
 //                                   k 3, lda 3, ldb 4, ldc 4}
@@ -124,11 +125,38 @@ struct GemmBatchDim {
   int64_t size = 1;
   int64_t a_stride = 0, b_stride = 0, c_stride = 0;
 };
+// An implicit-GEMM operand A (convolutions): A is never stored; its
+// elements are read from an image tensor through sliding windows. One index
+// of A counts the windows, (n, w0, w1, w2) row-major over [images,
+// windows...]; the other counts a window's cells, (t0, t1, t2, c) row-major
+// over [taps..., channels]. In spatial dim e the cell sits at
+// q = w * window_step + t * tap_step + offset; A holds the image element
+// n * image_stride + sum_e (q_e / divisor_e) * row_stride_e + c when every
+// q_e is a multiple of divisor_e and q_e / divisor_e lies in [0, extent_e),
+// else 0 (padding). A batch dim's a_stride moves the image base.
+//   conv forward: rows = windows (output cells), depth = cells: window_step
+//   = stride, tap_step = dilation, offset = -pad_low, divisor 1, extent = in.
+struct GemmWindows {
+  int64_t images = 1, image_stride = 0, channels = 1;
+  std::array<int64_t, 3> windows{1, 1, 1}, taps{1, 1, 1}, window_step{1, 1, 1},
+      tap_step{1, 1, 1}, offset{0, 0, 0}, divisor{1, 1, 1}, extent{1, 1, 1}, row_stride{0, 0, 0};
+  // false: A[i = window][p = cell] (m = windows, k = cells); true: A[i =
+  // cell][p = window] (filter gradients: m = cells, k = windows).
+  bool windows_along_depth = false;
+};
 struct GemmProblem {
   std::vector<GemmBatchDim> batch;  // outermost first; may be empty
   int64_t m = 0, n = 0, k = 0;
   int64_t lda = 0, ldb = 0, ldc = 0;
   bool a_transposed = false, b_transposed = false;
+  // Set: A is read through windows (lda and a_transposed are unused).
+  std::optional<GemmWindows> a_windows;
+  // The output dims the rows run over, row-major (product m); empty: [m].
+  // Lets an epilogue fuse when the output is [B, H, W, C] and m = B*H*W.
+  std::vector<int64_t> m_dims;
+  // > 0: B's depth index p splits into runs of b_depth_run, B[p][j] at
+  // (p / run) * b_depth_run_stride + (p % run) * (B's depth step) + j * ...
+  int64_t b_depth_run = 0, b_depth_run_stride = 0;
 };
 using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorType> inputs,
                                                       const TensorType& output,
@@ -138,6 +166,31 @@ using ContractionFn = absl::StatusOr<GemmProblem> (*)(absl::Span<const TensorTyp
 // (codegen/profiler.h). Ops whose count the fusion kind gives need none.
 using FlopsFn = int64_t (*)(absl::Span<const TensorType> inputs, const TensorType& output,
                             const Attrs& attrs);
+
+// A window reduction (depthwise convolution, max pooling) for the JIT's
+// window kernels (codegen/window_*): the output is [images, windows...,
+// channels] row-major and
+//   out[n][w][c] = combine over the cells t of window w of image(n, w, t, c)
+// with GemmWindows' cell addressing (`channels` = every channel; output
+// channel c reads image channel c). kSumOfProducts multiplies each cell by
+// weight[t * channels + c] (input 1) and adds; kMax takes the maximum.
+// Cells in the padding are skipped. The image is input 0.
+// kFirstMaxRouting (max-pool gradients): the image is input 1 (the output
+// gradient) and a real cell t of window w, at image row q, adds its value
+// only when cell t is the first maximum (window order, strictly greater
+// wins, padding never) of pooled window q over input 0, whose cells
+// `pooled` addresses (its `windows` index being q).
+// kSumOverWindows (depthwise filter gradients): the output is [cells...,
+// channels] and out[t][c] = sum over windows (n, w) of image(n, w, t, c) *
+// input1[n][w][c] (input 1 laid out [images, windows..., channels]).
+struct WindowReduction {
+  enum class Combine { kSumOfProducts, kMax, kFirstMaxRouting, kSumOverWindows };
+  Combine combine = Combine::kSumOfProducts;
+  GemmWindows windows;
+  GemmWindows pooled;  // kFirstMaxRouting only
+};
+using WindowReductionFn = absl::StatusOr<WindowReduction> (*)(
+    absl::Span<const TensorType> inputs, const TensorType& output, const Attrs& attrs);
 
 // How the conformance suite exercises an op (tests/ops/conformance_test.cc).
 struct TestInput {
@@ -178,6 +231,7 @@ struct OpDef {
   LowerFn lower = nullptr;     // JIT: elementwise body / reduction combiner
   IndexMapFn index_map = nullptr;  // JIT: index-map ops the JIT can fuse
   ContractionFn contraction = nullptr;  // JIT: contractions run as a GEMM
+  WindowReductionFn window = nullptr;   // JIT: window reductions (depthwise, pooling)
   KernelFn reference = nullptr;  // plain scalar loops, for tests
   OpTests (*tests)() = nullptr;
   // null: elementwise ops count one flop per output element, reductions

@@ -31,6 +31,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_gemm.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -70,6 +71,20 @@ absl::Status Reference(const KernelContext& ctx) {
   });
   for (size_t i = 0; i < y.size(); ++i) ctx.output->SetFromDouble(i, y[i]);
   return absl::OkStatus();
+}
+
+// The JIT runs it as an implicit GEMM (ops/conv_gemm.h).
+absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, ConvGeometryOf(inputs[0].shape, inputs[1].shape, attrs));
+  return ConvForwardGemm(g);
+}
+
+// Depthwise: the JIT runs it as a window reduction instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, ConvGeometryOf(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseForwardWindows(g);
 }
 
 OpTests Tests() {
@@ -144,6 +159,8 @@ const OpDef kConvOp = {
       return grads;
     },
     .interp = Interp,
+    .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
     .flops = [](absl::Span<const TensorType> inputs, const TensorType&,

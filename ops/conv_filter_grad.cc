@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_gemm.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -78,6 +79,20 @@ absl::Status Reference(const KernelContext& ctx) {
   });
   for (size_t i = 0; i < dw.size(); ++i) ctx.output->SetFromDouble(i, dw[i]);
   return absl::OkStatus();
+}
+
+// The JIT runs it as an implicit GEMM (ops/conv_gemm.h).
+absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return ConvFilterGradGemm(g);
+}
+
+// Depthwise: the JIT sums over windows in a window kernel instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseFilterGradWindows(g);
 }
 
 OpTests Tests() {
@@ -142,6 +157,8 @@ const OpDef kConvFilterGradOp = {
       return grads;
     },
     .interp = Interp,
+    .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
     .flops = [](absl::Span<const TensorType> inputs, const TensorType&,

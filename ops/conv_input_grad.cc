@@ -29,6 +29,7 @@ HWY_AFTER_NAMESPACE();
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_gemm.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -95,6 +96,20 @@ absl::Status Reference(const KernelContext& ctx) {
   return absl::OkStatus();
 }
 
+// The JIT runs it as an implicit GEMM (ops/conv_gemm.h).
+absl::StatusOr<GemmProblem> Contraction(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return ConvInputGradGemm(g);
+}
+
+// Depthwise: the JIT runs it as a window reduction instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return DepthwiseInputGradWindows(g);
+}
+
 OpTests Tests() {
   OpTests t;
   for (const ConvTestConfig& c : ConvTestConfigs()) {
@@ -158,6 +173,8 @@ const OpDef kConvInputGradOp = {
       return grads;
     },
     .interp = Interp,
+    .contraction = Contraction,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
     .flops = [](absl::Span<const TensorType> inputs, const TensorType&,

@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "graph/status_macros.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_gemm.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -49,6 +50,13 @@ absl::Status Interp(const KernelContext& ctx) {
                                                       ctx.output->data<float>(), begin, end);
                    });
   return absl::OkStatus();
+}
+
+// The JIT runs it as a window reduction (ops/conv_gemm.h).
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, PoolGeometryOf(inputs[0].shape, attrs));
+  return MaxPoolWindows(g);
 }
 
 // Plain loops: the first strictly greater value in window order wins.
@@ -111,6 +119,7 @@ const OpDef kMaxPoolOp = {
                           p.pad_high)};
     },
     .interp = Interp,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
 };

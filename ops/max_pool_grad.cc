@@ -31,6 +31,7 @@ HWY_AFTER_NAMESPACE();
 
 #include "graph/status_macros.h"
 #include "ops/conv_geometry.h"
+#include "ops/conv_gemm.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -78,6 +79,13 @@ absl::Status Reference(const KernelContext& ctx) {
   for (size_t i = 0; i < arg.size(); ++i) dx[arg[i]] += dy.GetAsDouble(i);
   for (size_t i = 0; i < dx.size(); ++i) ctx.output->SetFromDouble(i, dx[i]);
   return absl::OkStatus();
+}
+
+// The JIT gathers each input cell's gradient in a window kernel instead.
+absl::StatusOr<WindowReduction> Windows(absl::Span<const TensorType> inputs,
+                                        const TensorType& /*output*/, const Attrs& attrs) {
+  KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(inputs[0].shape, inputs[1].shape, attrs));
+  return MaxPoolGradWindows(g);
 }
 
 OpTests Tests() {
@@ -155,6 +163,7 @@ const OpDef kMaxPoolGradOp = {
     .infer = Infer,
     .grad = Grad,
     .interp = Interp,
+    .window = Windows,
     .reference = Reference,
     .tests = Tests,
 };

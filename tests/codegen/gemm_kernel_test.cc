@@ -1,6 +1,7 @@
 // The GEMM kernel called directly: schedules for every vector width the
 // generator supports (128, 256, 512 bits: other tiles and packing paths),
-// and any split of the work items into calls gives the same bits.
+// and any split of the work items into calls gives the same bits; the
+// window kernels (depthwise, pooling) likewise at every width.
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -8,11 +9,14 @@
 #include "codegen/fusion_plan.h"
 #include "codegen/gemm_emitter_internal.h"
 #include "codegen/gemm_schedule.h"
+#include "codegen/window_emitter_internal.h"
+#include "codegen/window_schedule.h"
 #include "codegen/jit_internal.h"
 #include "graph/text.h"
 #include "gtest/gtest.h"
 #include "llvm/IR/LLVMContext.h"
 #include "ops/catalog.h"
+#include "ops/ops.h"
 
 namespace kiln {
 namespace {
@@ -99,6 +103,115 @@ TEST(GemmKernelTest, EveryVectorWidthAndSplitMatchesANaiveLoop) {
         for (int64_t step : {int64_t{1}, int64_t{2}}) {
           EXPECT_EQ(RunItems(c, in, m * n, step), whole) << bits << " bits, steps of " << step;
         }
+      }
+    }
+  }
+}
+
+// Convolutions read A through windows: every packing path (transposed
+// runs, gathers, cells along depth) at every vector width, against the op's
+// scalar reference, and the same bits for any split of the work items.
+TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
+  const Shape xs{2, 7, 6, 12}, ws{3, 2, 12, 20}, ys{2, 4, 7, 20};
+  const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
+  for (int which = 0; which < 3; ++which) {
+    auto g = Graph::Create();
+    Tensor x = Input(g, "x", DType::kF32, xs);
+    Tensor w = Input(g, "w", DType::kF32, ws);
+    Tensor dy = Input(g, "dy", DType::kF32, ys);
+    Tensor out = which == 0   ? Conv(x, w, strides, dilations, low, high, 1)
+                 : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 1)
+                              : ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 1);
+    ASSERT_TRUE(g->status().ok()) << g->status();
+    g->outputs() = {out.id()};
+    const Node& node = g->node(out.id());
+    std::mt19937 rng(which + 11);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<Buffer> inputs;
+    std::vector<std::vector<float>> in;
+    for (NodeId id : node.inputs) {
+      inputs.emplace_back(DType::kF32, g->node(id).type.shape);
+      for (float& v : inputs.back().span<float>()) v = u(rng);
+      in.emplace_back(inputs.back().span<float>().begin(), inputs.back().span<float>().end());
+    }
+    Buffer want(DType::kF32, node.type.shape);
+    std::vector<const Buffer*> views = {&inputs[0], &inputs[1]};
+    ASSERT_TRUE(node.op->reference(KernelContext{views, &want, node.attrs, SerialParallelism()})
+                    .ok());
+    for (int bits : {128, 256, 512}) {
+      const Compiled c = Compile(*g, bits);
+      ASSERT_NE(c.fn, nullptr);
+      ASSERT_TRUE(c.schedule.windows.has_value()) << c.schedule.ToString(*g);
+      std::vector<float> whole = RunItems(c, in, want.num_elements(), c.schedule.work_items);
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ASSERT_NEAR(whole[i], want.data<float>()[i], 1e-4) << node.op->name << " " << bits;
+      }
+      EXPECT_EQ(RunItems(c, in, want.num_elements(), 1), whole) << node.op->name << " " << bits;
+    }
+  }
+}
+
+// Depthwise convolutions (forward and both gradients) and pooling (and its
+// gradient) run window kernels: at every vector
+// width (channel tails of 4-, 8- and 16-lane vectors) against the op's
+// scalar reference.
+TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
+  const Shape xs{2, 7, 9, 21}, ws{3, 2, 1, 21}, ys{2, 4, 10, 21};
+  const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
+  for (int which = 0; which < 5; ++which) {
+    auto g = Graph::Create();
+    Tensor x = Input(g, "x", DType::kF32, xs);
+    Tensor w = Input(g, "w", DType::kF32, ws);
+    Tensor dy = Input(g, "dy", DType::kF32, ys);
+    const IntList window = {3, 2}, pool_low = {1, 0}, pool_high = {1, 1};
+    Tensor pooled = MaxPool(x, window, strides, pool_low, pool_high);
+    Tensor out =
+        which == 0   ? Conv(x, w, strides, dilations, low, high, 21)
+        : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 21)
+        : which == 2 ? pooled
+        : which == 4 ? ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 21)
+                     : MaxPoolGrad(x, Input(g, "g", DType::kF32, g->node(pooled.id()).type.shape),
+                                   window, strides, pool_low, pool_high);
+    ASSERT_TRUE(g->status().ok()) << g->status();
+    g->outputs() = {out.id()};
+    const Node& node = g->node(out.id());
+    std::mt19937 rng(which + 21);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<Buffer> inputs;
+    for (NodeId id : node.inputs) {
+      inputs.emplace_back(DType::kF32, g->node(id).type.shape);
+      for (float& v : inputs.back().span<float>()) v = u(rng);
+    }
+    Buffer want(DType::kF32, node.type.shape);
+    std::vector<const Buffer*> views;
+    for (const Buffer& b : inputs) views.push_back(&b);
+    ASSERT_TRUE(node.op->reference(KernelContext{views, &want, node.attrs, SerialParallelism()})
+                    .ok());
+    absl::StatusOr<FusionPlan> plan = PlanFusion(*g);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    const KernelGroup& group = plan->groups.back();
+    ASSERT_EQ(group.kind, GroupKind::kWindow) << plan->ToString(*g);
+    for (int bits : {128, 256, 512}) {
+      absl::StatusOr<WindowSchedule> s = ScheduleWindow(*g, group, bits);
+      ASSERT_TRUE(s.ok()) << s.status();
+      s->name = absl::StrCat(s->name, "_", which, "_", bits);
+      auto context = std::make_unique<llvm::LLVMContext>();
+      auto module = std::make_unique<llvm::Module>("window", *context);
+      ASSERT_TRUE(EmitWindowKernel(*s, *module).ok());
+      absl::StatusOr<KernelJit*> jit = KernelJit::Default();
+      ASSERT_TRUE(jit.ok());
+      absl::StatusOr<std::vector<void*>> fns = (*jit)->Compile(
+          llvm::orc::ThreadSafeModule(std::move(module), std::move(context)), {s->name});
+      ASSERT_TRUE(fns.ok()) << fns.status();
+      auto* fn = reinterpret_cast<void (*)(char**, int64_t, int64_t)>((*fns)[0]);
+      Buffer got(DType::kF32, node.type.shape);
+      std::vector<char*> buffers;
+      for (Buffer& b : inputs) buffers.push_back(static_cast<char*>(b.raw()));
+      buffers.push_back(static_cast<char*>(got.raw()));
+      for (int64_t item = 0; item < s->work_items; ++item) fn(buffers.data(), item, item + 1);
+      for (int64_t i = 0; i < want.num_elements(); ++i) {
+        ASSERT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5)
+            << node.op->name << " " << bits << " bits at " << i;
       }
     }
   }
