@@ -93,6 +93,14 @@ absl::StatusOr<KerasConvArgs> NormalizeConvArgs(int rank, const IntList& kernel_
   return a;
 }
 
+absl::Status CheckFilters(int64_t filters) {
+  if (filters > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid value for argument `filters`. Expected a strictly positive value. Received "
+      "filters=",
+      filters, "."));
+}
+
 absl::Status CheckConvStridesAndPadding(const IntList& strides, const IntList& dilation_rate,
                                         Padding padding, bool causal_allowed) {
   if (std::find(strides.begin(), strides.end(), 0) != strides.end()) {

@@ -57,6 +57,9 @@ absl::StatusOr<KerasConvArgs> NormalizeConvArgs(int rank, const IntList& kernel_
                                                 absl::string_view data_format,
                                                 const IntList& dilation_rate);
 
+// Conv's and SeparableConv's check of `filters` (> 0), with Keras's message.
+absl::Status CheckFilters(int64_t filters);
+
 // The constructor checks of Conv, DepthwiseConv and SeparableConv after
 // normalisation (spec 1.6): zero strides, causal padding where only
 // Conv1D/SeparableConv1D take it, strides > 1 together with dilation > 1.
