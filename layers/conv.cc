@@ -54,18 +54,7 @@ BaseConv::BaseConv(absl::string_view class_name, int rank, int64_t filters,
 absl::Status BaseConv::CheckInput(const Shape& in, int64_t want_channels) const {
   KILN_RETURN_IF_ERROR(CheckInputRank(in, rank_ + 2, /*at_least=*/true));
   const int axis = ChannelAxis(data_format_, in.rank(), rank_);
-  const int64_t channels = in.dim(axis);
-  if (channels == Shape::kBatch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The channel dimension of the inputs should be defined. The input_shape received is ",
-        in.ToString(), ", where axis ", axis,
-        " (0-based) is the channel dimension, which found to be `None`."));
-  }
-  if (want_channels >= 0 && channels != want_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected axis ", axis - in.rank(), " of input shape to have value ",
-                     want_channels, ", but received input with shape ", in.ToString()));
-  }
+  KILN_ASSIGN_OR_RETURN(const int64_t channels, CheckChannelAxis(in, axis, want_channels));
   if (channels % groups_ != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "The number of input channels must be evenly divisible by the number of groups. "

@@ -174,6 +174,22 @@ absl::Status CheckOutputLengths(const IntList& lengths, absl::string_view layer,
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> CheckChannelAxis(const Shape& in, int axis, int64_t want_channels) {
+  const int64_t channels = in.dim(axis);
+  if (channels == Shape::kBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The channel dimension of the inputs should be defined. The input_shape received is ",
+        in.ToString(), ", where axis ", axis,
+        " (0-based) is the channel dimension, which found to be `None`."));
+  }
+  if (want_channels >= 0 && channels != want_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected axis ", axis - in.rank(), " of input shape to have value ",
+                     want_channels, ", but received input with shape ", in.ToString()));
+  }
+  return channels;
+}
+
 int ChannelAxis(DataFormat format, int rank, int spatial_rank) {
   return format == DataFormat::kChannelsLast ? rank - 1 : rank - 1 - spatial_rank;
 }

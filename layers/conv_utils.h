@@ -92,6 +92,13 @@ absl::Status CheckInputRank(const Shape& shape, int ndim, bool at_least);
 absl::Status CheckOutputLengths(const IntList& lengths, absl::string_view layer,
                                 const Shape& input_shape);
 
+// The size of `in`'s channel axis `axis`, which must be known (Keras's
+// "The channel dimension of the inputs should be defined. ..." otherwise)
+// and, when `want_channels` >= 0, equal to it (Keras's InputSpec message
+// "expected axis -1 of input shape to have value 3, but received input with
+// shape [N,8,8,4]").
+absl::StatusOr<int64_t> CheckChannelAxis(const Shape& in, int axis, int64_t want_channels);
+
 // The channel axis of an input of `rank` with `spatial_rank` spatial axes
 // last (channels_first: just before them; channels_last: the last axis).
 int ChannelAxis(DataFormat format, int rank, int spatial_rank);

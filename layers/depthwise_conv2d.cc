@@ -24,18 +24,7 @@ absl::StatusOr<int64_t> CheckDepthwiseInput(const Shape& in, const KerasConvArgs
                                             int64_t want_channels, absl::string_view layer) {
   KILN_RETURN_IF_ERROR(CheckInputRank(in, 4, /*at_least=*/false));
   const int axis = ChannelAxis(args.data_format, 4, 2);
-  const int64_t channels = in.dim(axis);
-  if (channels == Shape::kBatch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The channel dimension of the inputs should be defined. The input_shape received is ",
-        in.ToString(), ", where axis ", axis,
-        " (0-based) is the channel dimension, which found to be `None`."));
-  }
-  if (want_channels >= 0 && channels != want_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected axis ", axis - 4, " of input shape to have value ", want_channels,
-                     ", but received input with shape ", in.ToString()));
-  }
+  KILN_ASSIGN_OR_RETURN(const int64_t channels, CheckChannelAxis(in, axis, want_channels));
   const int first = args.data_format == DataFormat::kChannelsLast ? 1 : 2;
   IntList lengths;
   for (int i = 0; i < 2; ++i) {
