@@ -102,8 +102,7 @@ awk 'NR == FNR { for (i = 3; i <= NF; ++i) x[i] = $i; next }
      END { exit !(bad == 0 && zeros > 0 && kept > 0) }' \
   "$data/expected/dropout_forward.txt" "$scratch/drop_1_jit.txt" || fail "dropout values are not 0 or 2x"
 
-# ---- bad inputs --------------------------------------------------------------------
-# A Sequential model around one layer config (JSON object text).
+# ---- kiln profile ---------------------------------------------------------------
 # kiln profile: one row per kernel (JIT) or node (interpreter), each called
 # once per step and naming its layer; the trace is JSON with complete events.
 for backend in jit interp; do
@@ -162,8 +161,11 @@ for loss in mse categorical_crossentropy binary_crossentropy hinge kld poisson; 
     --train --loss "$loss" >/dev/null 2>"$scratch/err.txt" ||
     fail "profile --train --loss $loss: $(cat "$scratch/err.txt")"
 done
+# ---- bad inputs --------------------------------------------------------------------
+# A model with an integer output, which no loss can train.
 printf '{"class_name": "Sequential", "config": {"name": "ints", "layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "int32", "sparse": false, "ragged": false, "name": "ids"}}, {"class_name": "Flatten", "config": {"name": "flat_ids"}}]}, "keras_version": "2.12.0", "backend": "tensorflow"}' >"$scratch/int_output.json"
 
+# A Sequential model around one layer config (JSON object text).
 one_layer_model() {
   printf '{"class_name": "Sequential", "config": {"name": "bad", "layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "x"}}, %s]}, "keras_version": "2.12.0", "backend": "tensorflow"}' "$1" >"$2"
 }
