@@ -17,12 +17,7 @@ BaseConv::BaseConv(absl::string_view class_name, int rank, int64_t filters,
       filters_(filters),
       groups_(options.groups == 0 ? 1 : options.groups),
       options_(std::move(options)) {
-  if (filters_ <= 0) {
-    ConfigError(absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value for argument `filters`. Expected a strictly positive value. Received "
-        "filters=",
-        filters_, ".")));
-  }
+  ConfigError(CheckFilters(filters_));
   absl::StatusOr<KerasConvArgs> args =
       NormalizeConvArgs(rank, kernel_size, options_.strides, options_.padding, options_.data_format,
                         options_.dilation_rate);
@@ -59,18 +54,7 @@ BaseConv::BaseConv(absl::string_view class_name, int rank, int64_t filters,
 absl::Status BaseConv::CheckInput(const Shape& in, int64_t want_channels) const {
   KILN_RETURN_IF_ERROR(CheckInputRank(in, rank_ + 2, /*at_least=*/true));
   const int axis = ChannelAxis(data_format_, in.rank(), rank_);
-  const int64_t channels = in.dim(axis);
-  if (channels == Shape::kBatch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The channel dimension of the inputs should be defined. The input_shape received is ",
-        in.ToString(), ", where axis ", axis,
-        " (0-based) is the channel dimension, which found to be `None`."));
-  }
-  if (want_channels >= 0 && channels != want_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected axis ", axis - in.rank(), " of input shape to have value ",
-                     want_channels, ", but received input with shape ", in.ToString()));
-  }
+  KILN_ASSIGN_OR_RETURN(const int64_t channels, CheckChannelAxis(in, axis, want_channels));
   if (channels % groups_ != 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "The number of input channels must be evenly divisible by the number of groups. "
@@ -127,22 +111,15 @@ absl::StatusOr<std::shared_ptr<Layer>> ConvFromConfig(absl::string_view class_na
   ConvOptions o;
   KILN_ASSIGN_OR_RETURN(o.name, r.Name());
   KILN_ASSIGN_OR_RETURN(int64_t filters, r.RequiredInt("filters"));
-  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.Tuple("kernel_size", rank, std::nullopt));
-  KILN_ASSIGN_OR_RETURN(o.strides, r.Tuple("strides", rank, IntList{1}));
-  KILN_ASSIGN_OR_RETURN(o.padding, r.String("padding", "valid"));
-  KILN_ASSIGN_OR_RETURN(o.data_format, r.String("data_format", ""));
-  KILN_ASSIGN_OR_RETURN(o.dilation_rate, r.Tuple("dilation_rate", rank, IntList{1}));
+  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.ReadGeometry(rank, o));
   KILN_ASSIGN_OR_RETURN(o.groups, r.Int("groups", 1));
   KILN_ASSIGN_OR_RETURN(o.activation, r.String("activation", "linear"));
   KILN_ASSIGN_OR_RETURN(o.use_bias, r.Bool("use_bias", true));
-  KILN_ASSIGN_OR_RETURN(o.kernel_initializer,
-                        r.ReadInitializer("kernel_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(o.bias_initializer, r.ReadInitializer("bias_initializer", "zeros"));
-  KILN_ASSIGN_OR_RETURN(o.kernel_regularizer, r.ReadRegularizer("kernel_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, r.ReadRegularizer("bias_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, r.ReadRegularizer("activity_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.kernel_constraint, r.ReadConstraint("kernel_constraint"));
-  KILN_ASSIGN_OR_RETURN(o.bias_constraint, r.ReadConstraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(r.ReadWeightArgs(
+      {{"kernel", "glorot_uniform", &o.kernel_initializer, &o.kernel_regularizer,
+        &o.kernel_constraint},
+       {"bias", "zeros", &o.bias_initializer, &o.bias_regularizer, &o.bias_constraint}},
+      o.activity_regularizer));
   KILN_RETURN_IF_ERROR(r.Finish());
   std::shared_ptr<Layer> layer;
   if (rank == 1) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 #include "layers/conv_utils.h"
 #include "layers/layer_args.h"
 
@@ -111,6 +112,22 @@ absl::StatusOr<Constraint> ConvConfigReader::ReadConstraint(absl::string_view ke
   absl::StatusOr<Constraint> c = ConstraintArg(args_, key);
   if (!c.ok()) return Nested(*this, key, c.status());
   return c;
+}
+
+absl::Status ConvConfigReader::ReadWeightArgs(absl::Span<const WeightArgTargets> weights,
+                                              Regularizer& activity_regularizer) {
+  for (const WeightArgTargets& w : weights) {
+    KILN_ASSIGN_OR_RETURN(*w.initializer, ReadInitializer(absl::StrCat(w.prefix, "_initializer"),
+                                                          w.default_initializer));
+  }
+  for (const WeightArgTargets& w : weights) {
+    KILN_ASSIGN_OR_RETURN(*w.regularizer, ReadRegularizer(absl::StrCat(w.prefix, "_regularizer")));
+  }
+  KILN_ASSIGN_OR_RETURN(activity_regularizer, ReadRegularizer("activity_regularizer"));
+  for (const WeightArgTargets& w : weights) {
+    KILN_ASSIGN_OR_RETURN(*w.constraint, ReadConstraint(absl::StrCat(w.prefix, "_constraint")));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace kiln

@@ -10,6 +10,14 @@
 //   KILN_ASSIGN_OR_RETURN(options.kernel_initializer,
 //                         r.ReadInitializer("kernel_initializer", "glorot_uniform"));
 //   KILN_RETURN_IF_ERROR(r.Finish());
+//
+// The blocks every conv-family reader shares have one call each:
+//   KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.ReadGeometry(2, options));
+//   KILN_RETURN_IF_ERROR(r.ReadWeightArgs(
+//       {{"kernel", "glorot_uniform", &o.kernel_initializer, &o.kernel_regularizer,
+//         &o.kernel_constraint},
+//        {"bias", "zeros", &o.bias_initializer, &o.bias_regularizer, &o.bias_constraint}},
+//       o.activity_regularizer));
 #ifndef KILN_LAYERS_CONV_CONFIG_H_
 #define KILN_LAYERS_CONV_CONFIG_H_
 
@@ -19,7 +27,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "graph/attrs.h"
+#include "graph/status_macros.h"
 #include "layers/constraints.h"
 #include "layers/initializers.h"
 #include "layers/keras_object.h"
@@ -27,6 +37,15 @@
 #include "nlohmann/json.hpp"
 
 namespace kiln {
+
+// Where ReadWeightArgs stores the arguments of one weight "<prefix>_...".
+struct WeightArgTargets {
+  const char* prefix;               // "kernel", "depthwise", "bias", ...
+  const char* default_initializer;  // a Keras name
+  InitializerPtr* initializer;
+  Regularizer* regularizer;
+  Constraint* constraint;
+};
 
 class ConvConfigReader {
  public:
@@ -56,6 +75,18 @@ class ConvConfigReader {
   // Missing or null: none (an empty function).
   absl::StatusOr<Regularizer> ReadRegularizer(absl::string_view key);
   absl::StatusOr<Constraint> ReadConstraint(absl::string_view key);
+
+  // Keras's geometry arguments in its order: kernel_size (returned; required),
+  // then into `options` strides (default 1), padding ("valid"), data_format
+  // ("") and, when Options has it, dilation_rate (1); `rank` entries each.
+  template <typename Options>
+  absl::StatusOr<IntList> ReadGeometry(int rank, Options& options);
+  // The weights' arguments in Keras's order: every "<prefix>_initializer",
+  // every "<prefix>_regularizer", "activity_regularizer", then every
+  // "<prefix>_constraint".
+  absl::Status ReadWeightArgs(absl::Span<const WeightArgTargets> weights,
+                              Regularizer& activity_regularizer);
+
   // Accepts a key and drops its value.
   void Ignore(absl::string_view key) { args_.Ignore(key); }
 
@@ -69,6 +100,18 @@ class ConvConfigReader {
   KerasObject object_;
   KerasArgs args_;
 };
+
+template <typename Options>
+absl::StatusOr<IntList> ConvConfigReader::ReadGeometry(int rank, Options& options) {
+  KILN_ASSIGN_OR_RETURN(IntList kernel_size, Tuple("kernel_size", rank, std::nullopt));
+  KILN_ASSIGN_OR_RETURN(options.strides, Tuple("strides", rank, IntList{1}));
+  KILN_ASSIGN_OR_RETURN(options.padding, String("padding", "valid"));
+  KILN_ASSIGN_OR_RETURN(options.data_format, String("data_format", ""));
+  if constexpr (requires { options.dilation_rate; }) {
+    KILN_ASSIGN_OR_RETURN(options.dilation_rate, Tuple("dilation_rate", rank, IntList{1}));
+  }
+  return kernel_size;
+}
 
 }  // namespace kiln
 

@@ -93,6 +93,14 @@ absl::StatusOr<KerasConvArgs> NormalizeConvArgs(int rank, const IntList& kernel_
   return a;
 }
 
+absl::Status CheckFilters(int64_t filters) {
+  if (filters > 0) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "Invalid value for argument `filters`. Expected a strictly positive value. Received "
+      "filters=",
+      filters, "."));
+}
+
 absl::Status CheckConvStridesAndPadding(const IntList& strides, const IntList& dilation_rate,
                                         Padding padding, bool causal_allowed) {
   if (std::find(strides.begin(), strides.end(), 0) != strides.end()) {
@@ -164,6 +172,22 @@ absl::Status CheckOutputLengths(const IntList& lengths, absl::string_view layer,
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CheckChannelAxis(const Shape& in, int axis, int64_t want_channels) {
+  const int64_t channels = in.dim(axis);
+  if (channels == Shape::kBatch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "The channel dimension of the inputs should be defined. The input_shape received is ",
+        in.ToString(), ", where axis ", axis,
+        " (0-based) is the channel dimension, which found to be `None`."));
+  }
+  if (want_channels >= 0 && channels != want_channels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected axis ", axis - in.rank(), " of input shape to have value ",
+                     want_channels, ", but received input with shape ", in.ToString()));
+  }
+  return channels;
 }
 
 int ChannelAxis(DataFormat format, int rank, int spatial_rank) {

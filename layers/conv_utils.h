@@ -57,6 +57,9 @@ absl::StatusOr<KerasConvArgs> NormalizeConvArgs(int rank, const IntList& kernel_
                                                 absl::string_view data_format,
                                                 const IntList& dilation_rate);
 
+// Conv's and SeparableConv's check of `filters` (> 0), with Keras's message.
+absl::Status CheckFilters(int64_t filters);
+
 // The constructor checks of Conv, DepthwiseConv and SeparableConv after
 // normalisation (spec 1.6): zero strides, causal padding where only
 // Conv1D/SeparableConv1D take it, strides > 1 together with dilation > 1.
@@ -88,6 +91,13 @@ absl::Status CheckInputRank(const Shape& shape, int ndim, bool at_least);
 // <layer>. ..." (Keras's message) when any length is <= 0.
 absl::Status CheckOutputLengths(const IntList& lengths, absl::string_view layer,
                                 const Shape& input_shape);
+
+// The size of `in`'s channel axis `axis`, which must be known (Keras's
+// "The channel dimension of the inputs should be defined. ..." otherwise)
+// and, when `want_channels` >= 0, equal to it (Keras's InputSpec message
+// "expected axis -1 of input shape to have value 3, but received input with
+// shape [N,8,8,4]").
+absl::StatusOr<int64_t> CheckChannelAxis(const Shape& in, int axis, int64_t want_channels);
 
 // The channel axis of an input of `rank` with `spatial_rank` spatial axes
 // last (channels_first: just before them; channels_last: the last axis).

@@ -24,18 +24,7 @@ absl::StatusOr<int64_t> CheckDepthwiseInput(const Shape& in, const KerasConvArgs
                                             int64_t want_channels, absl::string_view layer) {
   KILN_RETURN_IF_ERROR(CheckInputRank(in, 4, /*at_least=*/false));
   const int axis = ChannelAxis(args.data_format, 4, 2);
-  const int64_t channels = in.dim(axis);
-  if (channels == Shape::kBatch) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "The channel dimension of the inputs should be defined. The input_shape received is ",
-        in.ToString(), ", where axis ", axis,
-        " (0-based) is the channel dimension, which found to be `None`."));
-  }
-  if (want_channels >= 0 && channels != want_channels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected axis ", axis - 4, " of input shape to have value ", want_channels,
-                     ", but received input with shape ", in.ToString()));
-  }
+  KILN_ASSIGN_OR_RETURN(const int64_t channels, CheckChannelAxis(in, axis, want_channels));
   const int first = args.data_format == DataFormat::kChannelsLast ? 1 : 2;
   IntList lengths;
   for (int i = 0; i < 2; ++i) {
@@ -46,22 +35,38 @@ absl::StatusOr<int64_t> CheckDepthwiseInput(const Shape& in, const KerasConvArgs
   return channels;
 }
 
-DepthwiseConv2D::DepthwiseConv2D(const IntList& kernel_size, DepthwiseConv2DOptions options)
-    : Layer("DepthwiseConv2D", options.name), options_(std::move(options)) {
-  const bool args_ok =
-      ConfigValue(NormalizeConvArgs(2, kernel_size, options_.strides, options_.padding,
-                                    options_.data_format, options_.dilation_rate),
-                  args_);
-  ConfigValue(ActivationByName(options_.activation), activation_);
-  if (args_ok) {
-    ConfigError(CheckConvStridesAndPadding(args_.strides, args_.dilation_rate, args_.padding,
-                                           /*causal_allowed=*/false));
+absl::Status NormalizeDepthwiseArgs(const IntList& kernel_size, const IntList& strides,
+                                    absl::string_view padding, absl::string_view data_format,
+                                    const IntList& dilation_rate, absl::string_view activation,
+                                    int64_t depth_multiplier, KerasConvArgs& args,
+                                    Activation& activation_fn) {
+  absl::StatusOr<KerasConvArgs> normalized =
+      NormalizeConvArgs(2, kernel_size, strides, padding, data_format, dilation_rate);
+  absl::Status first = normalized.status();
+  if (normalized.ok()) args = *std::move(normalized);
+  absl::StatusOr<Activation> fn = ActivationByName(activation);
+  if (fn.ok()) {
+    activation_fn = *std::move(fn);
+  } else if (first.ok()) {
+    first = fn.status();
+  }
+  if (first.ok()) {
+    first = CheckConvStridesAndPadding(args.strides, args.dilation_rate, args.padding,
+                                       /*causal_allowed=*/false);
   }
   // tf.keras does not check it (a 0 fails later, in the variable).
-  if (options_.depth_multiplier <= 0) {
-    ConfigError(absl::InvalidArgumentError(absl::StrCat(
-        "depth_multiplier must be a positive integer, got ", options_.depth_multiplier)));
+  if (first.ok() && depth_multiplier <= 0) {
+    first = absl::InvalidArgumentError(
+        absl::StrCat("depth_multiplier must be a positive integer, got ", depth_multiplier));
   }
+  return first;
+}
+
+DepthwiseConv2D::DepthwiseConv2D(const IntList& kernel_size, DepthwiseConv2DOptions options)
+    : Layer("DepthwiseConv2D", options.name), options_(std::move(options)) {
+  ConfigError(NormalizeDepthwiseArgs(
+      kernel_size, options_.strides, options_.padding, options_.data_format, options_.dilation_rate,
+      options_.activation, options_.depth_multiplier, args_, activation_));
   if (options_.depthwise_initializer == nullptr) {
     options_.depthwise_initializer = std::make_shared<GlorotUniform>();
   }
@@ -102,6 +107,8 @@ absl::StatusOr<std::shared_ptr<Layer>> DepthwiseConv2DFromConfig(const nlohmann:
   ConvConfigReader r("DepthwiseConv2D", config);
   DepthwiseConv2DOptions o;
   KILN_ASSIGN_OR_RETURN(o.name, r.Name());
+  // Not ReadGeometry: Keras's DepthwiseConv2D takes depth_multiplier before
+  // data_format, and the first bad argument is the one reported.
   KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.Tuple("kernel_size", 2, std::nullopt));
   KILN_ASSIGN_OR_RETURN(o.strides, r.Tuple("strides", 2, IntList{1}));
   KILN_ASSIGN_OR_RETURN(o.padding, r.String("padding", "valid"));
@@ -112,14 +119,11 @@ absl::StatusOr<std::shared_ptr<Layer>> DepthwiseConv2DFromConfig(const nlohmann:
   KILN_RETURN_IF_ERROR(r.Int("groups", 1).status());
   KILN_ASSIGN_OR_RETURN(o.activation, r.String("activation", "linear"));
   KILN_ASSIGN_OR_RETURN(o.use_bias, r.Bool("use_bias", true));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_initializer,
-                        r.ReadInitializer("depthwise_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(o.bias_initializer, r.ReadInitializer("bias_initializer", "zeros"));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_regularizer, r.ReadRegularizer("depthwise_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, r.ReadRegularizer("bias_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, r.ReadRegularizer("activity_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_constraint, r.ReadConstraint("depthwise_constraint"));
-  KILN_ASSIGN_OR_RETURN(o.bias_constraint, r.ReadConstraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(r.ReadWeightArgs(
+      {{"depthwise", "glorot_uniform", &o.depthwise_initializer, &o.depthwise_regularizer,
+        &o.depthwise_constraint},
+       {"bias", "zeros", &o.bias_initializer, &o.bias_regularizer, &o.bias_constraint}},
+      o.activity_regularizer));
   KILN_RETURN_IF_ERROR(r.Finish());
   auto layer = std::make_shared<DepthwiseConv2D>(kernel_size, std::move(o));
   KILN_RETURN_IF_ERROR(layer->config_status());

@@ -60,6 +60,17 @@ class DepthwiseConv2D : public Layer {
   int kernel_ = -1, bias_ = -1;
 };
 
+// The constructor checks DepthwiseConv2D and SeparableConv2D share, in
+// Keras's order: NormalizeConvArgs (rank 2) into `args`, the activation by
+// name into `activation_fn`, CheckConvStridesAndPadding (no causal), then
+// depth_multiplier > 0. Returns the first error; each output is set when
+// its own argument is valid.
+absl::Status NormalizeDepthwiseArgs(const IntList& kernel_size, const IntList& strides,
+                                    absl::string_view padding, absl::string_view data_format,
+                                    const IntList& dilation_rate, absl::string_view activation,
+                                    int64_t depth_multiplier, KerasConvArgs& args,
+                                    Activation& activation_fn);
+
 // The input checks DepthwiseConv2D and SeparableConv2D share: rank exactly
 // 4, a known channel axis (`want_channels` when >= 0), output lengths > 0.
 // Returns the channel count.

@@ -169,20 +169,14 @@ absl::StatusOr<std::shared_ptr<Layer>> LocallyConnectedFromConfig(absl::string_v
   LocallyConnectedOptions o;
   KILN_ASSIGN_OR_RETURN(o.name, r.Name());
   KILN_ASSIGN_OR_RETURN(int64_t filters, r.RequiredInt("filters"));
-  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.Tuple("kernel_size", rank, std::nullopt));
-  KILN_ASSIGN_OR_RETURN(o.strides, r.Tuple("strides", rank, IntList{1}));
-  KILN_ASSIGN_OR_RETURN(o.padding, r.String("padding", "valid"));
-  KILN_ASSIGN_OR_RETURN(o.data_format, r.String("data_format", ""));
+  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.ReadGeometry(rank, o));
   KILN_ASSIGN_OR_RETURN(o.activation, r.String("activation", "linear"));
   KILN_ASSIGN_OR_RETURN(o.use_bias, r.Bool("use_bias", true));
-  KILN_ASSIGN_OR_RETURN(o.kernel_initializer,
-                        r.ReadInitializer("kernel_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(o.bias_initializer, r.ReadInitializer("bias_initializer", "zeros"));
-  KILN_ASSIGN_OR_RETURN(o.kernel_regularizer, r.ReadRegularizer("kernel_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, r.ReadRegularizer("bias_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, r.ReadRegularizer("activity_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.kernel_constraint, r.ReadConstraint("kernel_constraint"));
-  KILN_ASSIGN_OR_RETURN(o.bias_constraint, r.ReadConstraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(r.ReadWeightArgs(
+      {{"kernel", "glorot_uniform", &o.kernel_initializer, &o.kernel_regularizer,
+        &o.kernel_constraint},
+       {"bias", "zeros", &o.bias_initializer, &o.bias_regularizer, &o.bias_constraint}},
+      o.activity_regularizer));
   KILN_ASSIGN_OR_RETURN(o.implementation, r.Int("implementation", 1));
   KILN_RETURN_IF_ERROR(r.Finish());
   std::shared_ptr<Layer> layer;

@@ -14,26 +14,10 @@ namespace kiln {
 SeparableConv2D::SeparableConv2D(int64_t filters, const IntList& kernel_size,
                                  SeparableConv2DOptions options)
     : Layer("SeparableConv2D", options.name), filters_(filters), options_(std::move(options)) {
-  if (filters_ <= 0) {
-    ConfigError(absl::InvalidArgumentError(absl::StrCat(
-        "Invalid value for argument `filters`. Expected a strictly positive value. Received "
-        "filters=",
-        filters_, ".")));
-  }
-  const bool args_ok =
-      ConfigValue(NormalizeConvArgs(2, kernel_size, options_.strides, options_.padding,
-                                    options_.data_format, options_.dilation_rate),
-                  args_);
-  ConfigValue(ActivationByName(options_.activation), activation_);
-  if (args_ok) {
-    ConfigError(CheckConvStridesAndPadding(args_.strides, args_.dilation_rate, args_.padding,
-                                           /*causal_allowed=*/false));
-  }
-  // tf.keras does not check it (a 0 fails later, in the variable).
-  if (options_.depth_multiplier <= 0) {
-    ConfigError(absl::InvalidArgumentError(absl::StrCat(
-        "depth_multiplier must be a positive integer, got ", options_.depth_multiplier)));
-  }
+  ConfigError(CheckFilters(filters_));
+  ConfigError(NormalizeDepthwiseArgs(
+      kernel_size, options_.strides, options_.padding, options_.data_format, options_.dilation_rate,
+      options_.activation, options_.depth_multiplier, args_, activation_));
   for (InitializerPtr* init : {&options_.depthwise_initializer, &options_.pointwise_initializer}) {
     if (*init == nullptr) *init = std::make_shared<GlorotUniform>();
   }
@@ -82,28 +66,19 @@ absl::StatusOr<std::shared_ptr<Layer>> SeparableConv2DFromConfig(const nlohmann:
   SeparableConv2DOptions o;
   KILN_ASSIGN_OR_RETURN(o.name, r.Name());
   KILN_ASSIGN_OR_RETURN(int64_t filters, r.RequiredInt("filters"));
-  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.Tuple("kernel_size", 2, std::nullopt));
-  KILN_ASSIGN_OR_RETURN(o.strides, r.Tuple("strides", 2, IntList{1}));
-  KILN_ASSIGN_OR_RETURN(o.padding, r.String("padding", "valid"));
-  KILN_ASSIGN_OR_RETURN(o.data_format, r.String("data_format", ""));
-  KILN_ASSIGN_OR_RETURN(o.dilation_rate, r.Tuple("dilation_rate", 2, IntList{1}));
+  KILN_ASSIGN_OR_RETURN(IntList kernel_size, r.ReadGeometry(2, o));
   KILN_ASSIGN_OR_RETURN(o.depth_multiplier, r.Int("depth_multiplier", 1));
   // Passed on to the base Conv by tf.keras's **kwargs; unused there.
   KILN_RETURN_IF_ERROR(r.Int("groups", 1).status());
   KILN_ASSIGN_OR_RETURN(o.activation, r.String("activation", "linear"));
   KILN_ASSIGN_OR_RETURN(o.use_bias, r.Bool("use_bias", true));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_initializer,
-                        r.ReadInitializer("depthwise_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(o.pointwise_initializer,
-                        r.ReadInitializer("pointwise_initializer", "glorot_uniform"));
-  KILN_ASSIGN_OR_RETURN(o.bias_initializer, r.ReadInitializer("bias_initializer", "zeros"));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_regularizer, r.ReadRegularizer("depthwise_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.pointwise_regularizer, r.ReadRegularizer("pointwise_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.bias_regularizer, r.ReadRegularizer("bias_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.activity_regularizer, r.ReadRegularizer("activity_regularizer"));
-  KILN_ASSIGN_OR_RETURN(o.depthwise_constraint, r.ReadConstraint("depthwise_constraint"));
-  KILN_ASSIGN_OR_RETURN(o.pointwise_constraint, r.ReadConstraint("pointwise_constraint"));
-  KILN_ASSIGN_OR_RETURN(o.bias_constraint, r.ReadConstraint("bias_constraint"));
+  KILN_RETURN_IF_ERROR(r.ReadWeightArgs(
+      {{"depthwise", "glorot_uniform", &o.depthwise_initializer, &o.depthwise_regularizer,
+        &o.depthwise_constraint},
+       {"pointwise", "glorot_uniform", &o.pointwise_initializer, &o.pointwise_regularizer,
+        &o.pointwise_constraint},
+       {"bias", "zeros", &o.bias_initializer, &o.bias_regularizer, &o.bias_constraint}},
+      o.activity_regularizer));
   KILN_RETURN_IF_ERROR(r.Finish());
   auto layer = std::make_shared<SeparableConv2D>(filters, kernel_size, std::move(o));
   KILN_RETURN_IF_ERROR(layer->config_status());

@@ -23,7 +23,7 @@ inline constexpr char kUsage[] =
     "       kiln show FILE.npz|FILE.npy\n"
     "       kiln profile --model M.json --input-shape D1,D2,... [--input-shape ...]\n"
     "                    [--weights W.npz] [--batch N] [--steps K] [--backend jit|interp]\n"
-    "                    [--trace PATH]\n";
+    "                    [--trace PATH] [--train [--loss NAME] [--optimizer NAME]]\n";
 
 absl::Status RunOps(const std::vector<std::string>& args);      // graph_commands.cc
 absl::Status RunGraph(const std::vector<std::string>& args);    // graph_commands.cc

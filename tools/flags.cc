@@ -16,6 +16,11 @@ absl::StatusOr<std::string> Flags::One(const std::string& name) const {
   return it->second[0];
 }
 
+absl::StatusOr<std::string> Flags::OneOr(const std::string& name, std::string fallback) const {
+  if (values.count(name) == 0) return fallback;
+  return One(name);
+}
+
 absl::StatusOr<Flags> ParseFlags(const std::vector<std::string>& args,
                                  const std::set<std::string>& with_value,
                                  const std::set<std::string>& boolean) {

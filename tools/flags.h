@@ -27,6 +27,9 @@ struct Flags {
   }
   // The single value of `name`; missing or repeated: InvalidArgument.
   absl::StatusOr<std::string> One(const std::string& name) const;
+  // The single value of `name`, or `fallback` when not given; repeated:
+  // InvalidArgument.
+  absl::StatusOr<std::string> OneOr(const std::string& name, std::string fallback) const;
 };
 
 // Unknown flags, stray words and a flag without its value are errors (the

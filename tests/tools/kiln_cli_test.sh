@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `kiln summary`, `kiln eval` and `kiln show` end to end, on the models of
+# `kiln summary`, `kiln eval`, `kiln show` and `kiln profile` end to end, on the models of
 # tests/data/models/ (written by make_cli_fixtures.py, which also computes
 # the expected numbers by hand in plain Python): outputs, input and weight
 # gradients, regularization loss and SGD updates with both backends; then a
@@ -102,8 +102,7 @@ awk 'NR == FNR { for (i = 3; i <= NF; ++i) x[i] = $i; next }
      END { exit !(bad == 0 && zeros > 0 && kept > 0) }' \
   "$data/expected/dropout_forward.txt" "$scratch/drop_1_jit.txt" || fail "dropout values are not 0 or 2x"
 
-# ---- bad inputs --------------------------------------------------------------------
-# A Sequential model around one layer config (JSON object text).
+# ---- kiln profile ---------------------------------------------------------------
 # kiln profile: one row per kernel (JIT) or node (interpreter), each called
 # once per step and naming its layer; the trace is JSON with complete events.
 for backend in jit interp; do
@@ -130,6 +129,43 @@ for backend in jit interp; do
   fi
 done
 
+# kiln profile --train: the training step's kernels (forward, loss, gradients,
+# optimizer update), each called once per step; every layer has forward and
+# gradient rows, and the trace is valid JSON.
+for backend in jit interp; do
+  out="$scratch/train_profile_$backend.txt"
+  if "$kiln" profile --model "$data/small_convnet.json" --input-shape 8,8,1 --batch 4 --steps 2 \
+      --train --optimizer sgd --backend "$backend" --trace "$scratch/train_trace_$backend.json" \
+      >"$out" 2>"$scratch/err.txt"; then
+    grep -q "training step (loss sparse_categorical_crossentropy, optimizer sgd)" "$out" ||
+      fail "profile --train ($backend): title: $(head -n 1 "$out")"
+    awk '/^-----/ { rules++; next }
+         rules == 2 { rows++; if ($3 != 2) bad = bad " " $1 " has " $3 " calls" }
+         END { if (rows == 0) bad = " no rows"; if (bad != "") { print bad; exit 1 } }' \
+      "$out" >"$scratch/err.txt" || fail "profile --train ($backend):$(cat "$scratch/err.txt")"
+    for layer in conv2d max_pooling2d dense conv2d/grad max_pooling2d/grad dense/grad; do
+      grep -Eq "[ ,]$layer[ ,].*\|" "$out" || fail "profile --train ($backend): no $layer row"
+    done
+    grep -Eq '\| .*(sqrt|gather|one_hot)' "$out" || fail "profile --train ($backend): no loss rows"
+    if command -v python3 >/dev/null; then
+      python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["traceEvents"]; assert any(x["ph"] == "X" and x.get("cat") == "kernel" for x in e)' \
+        "$scratch/train_trace_$backend.json" || fail "profile --train ($backend): trace is not valid JSON"
+    fi
+  else
+    fail "profile --train ($backend): $(cat "$scratch/err.txt")"
+  fi
+done
+# Every loss family gets labels it accepts (class indices, one-hot, 0/1, values).
+for loss in mse categorical_crossentropy binary_crossentropy hinge kld poisson; do
+  "$kiln" profile --model "$data/small_convnet.json" --input-shape 8,8,1 --batch 4 --steps 1 \
+    --train --loss "$loss" >/dev/null 2>"$scratch/err.txt" ||
+    fail "profile --train --loss $loss: $(cat "$scratch/err.txt")"
+done
+# ---- bad inputs --------------------------------------------------------------------
+# A model with an integer output, which no loss can train.
+printf '{"class_name": "Sequential", "config": {"name": "ints", "layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 4], "dtype": "int32", "sparse": false, "ragged": false, "name": "ids"}}, {"class_name": "Flatten", "config": {"name": "flat_ids"}}]}, "keras_version": "2.12.0", "backend": "tensorflow"}' >"$scratch/int_output.json"
+
+# A Sequential model around one layer config (JSON object text).
 one_layer_model() {
   printf '{"class_name": "Sequential", "config": {"name": "bad", "layers": [{"class_name": "InputLayer", "config": {"batch_input_shape": [null, 8, 8, 3], "dtype": "float32", "sparse": false, "ragged": false, "name": "x"}}, %s]}, "keras_version": "2.12.0", "backend": "tensorflow"}' "$1" >"$2"
 }
@@ -166,6 +202,10 @@ bad_cases=(
   "profile input shape not a list|--input-shape '8,x,1'|profile --model $data/small_convnet.json --input-shape 8,x,1"
   "profile with no steps|--steps '0'|profile --model $data/small_convnet.json --input-shape 8,8,1 --steps 0"
   "profile trace in a missing directory|/nonexistent-dir/t.json|profile --model $data/small_convnet.json --input-shape 8,8,1 --steps 1 --trace /nonexistent-dir/t.json"
+  "profile unknown loss|unknown loss 'hamming'|profile --model $data/small_convnet.json --input-shape 8,8,1 --train --loss hamming"
+  "profile unknown optimizer|unknown optimizer 'lbfgs'|profile --model $data/small_convnet.json --input-shape 8,8,1 --train --optimizer lbfgs"
+  "profile labels impossible for the loss|no labels fit output 'flat_ids' i32[N,4]|profile --model $scratch/int_output.json --input-shape 4 --train --loss sparse_categorical_crossentropy"
+  "profile loss without --train|--loss and --optimizer need --train|profile --model $data/small_convnet.json --input-shape 8,8,1 --loss mse"
   "unknown backend|--backend 'gpu'|eval --model $m.json --weights ${m}_weights.npz --input ${m}_x.npy --backend gpu --out $scratch/bad_out.npz"
 )
 for case in "${bad_cases[@]}"; do
