@@ -281,7 +281,8 @@ TEST(LocallyConnectedShapeTest, SpecParameterCountAndGlorotFans) {
   const Buffer& k = lc->weights()[0].value;
   for (int64_t i = 0; i < k.num_elements(); ++i)
     max_abs = std::max(max_abs, std::abs(k.GetAsDouble(i)));
-  EXPECT_LE(max_abs, limit);
+  // Samples are f32: one at the bound may round a float ulp above it.
+  EXPECT_LE(max_abs, limit * (1 + 1e-6));
   EXPECT_GT(max_abs, 0.9 * limit);
 }
 
