@@ -61,6 +61,9 @@ class ProgressBar {
   // Update(steps seen so far + n, values).
   void Add(int64_t n, const Logs& values) { Update(seen_ + n, values); }
 
+  // Names shown as given; callers may add to it between updates.
+  std::vector<std::string>& stateful_metrics() { return options_.stateful_metrics; }
+
   // Keras's duration text: " 41ms/step", " 2s/epoch", " 850us/step".
   static std::string FormatTime(double seconds_per_unit, const std::string& unit_name);
   // Keras's value text: "0.4321", or "1.2346e-04" when |value| <= 1e-3
