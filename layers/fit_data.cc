@@ -130,7 +130,10 @@ int64_t BatchStream::LeftInPass() const {
   return BatchesPerPass(data_.rows - next_row_, batch_size_);
 }
 
-void BatchStream::EndPass() { next_row_ = data_.rows; }
+void BatchStream::StartPass(int64_t pass) {
+  pass_ = pass - 1;
+  next_row_ = data_.rows;
+}
 
 Batch BatchStream::Next() {
   if (pass_ < 0 || next_row_ >= data_.rows) {

@@ -3,7 +3,8 @@
 // last fraction of the rows before any shuffling; each pass over the data
 // is shuffled anew (seeded, so runs repeat); the last batch of a pass may be
 // short; with steps_per_epoch the batches continue from where the previous
-// epoch stopped, starting a new shuffled pass when one ends.
+// epoch stopped, starting a new shuffled pass when one ends; without it,
+// epoch e is pass e (a run resumed at initial_epoch e shuffles alike).
 //
 //   KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make({&images}, labels));
 //   KILN_ASSIGN_OR_RETURN(auto split, data.SplitForValidation(0.1));  // 90% / 10%
@@ -66,9 +67,9 @@ class BatchStream {
   Batch Next();
   // Batches left in the current pass (a full pass before the first Next).
   int64_t LeftInPass() const;
-  // Starts a new pass at the next Next (Fit does at each epoch unless
-  // steps_per_epoch is set).
-  void EndPass();
+  // Makes the next Next start pass `pass` (Fit starts pass `epoch` at each
+  // epoch unless steps_per_epoch is set, so a resumed run shuffles alike).
+  void StartPass(int64_t pass);
 
  private:
   ArrayData data_;

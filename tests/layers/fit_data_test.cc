@@ -103,9 +103,17 @@ TEST(FitDataTest, StreamsBatchesWithAShortLastOne) {
   EXPECT_EQ(b.x[0].shape(), Shape({2, 2}));
   EXPECT_EQ(b.x[0].GetAsDouble(3), 109);
   EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));  // next pass
-  stream.EndPass();
+  stream.StartPass(5);
   EXPECT_EQ(stream.LeftInPass(), 3);
   EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));
+
+  // A shuffled pass depends on its number only.
+  BatchStream a(r.Data(), 10, /*shuffle=*/true, 9), c(r.Data(), 10, /*shuffle=*/true, 9);
+  a.Next();
+  a.Next();
+  Batch third = a.Next();  // pass 2
+  c.StartPass(2);
+  EXPECT_EQ(Labels(c.Next().y), Labels(third.y));
 }
 
 TEST(FitDataTest, ShuffledBatchesKeepRowsTogetherAndCoverThePass) {
