@@ -7,8 +7,16 @@
 // the interpreter, node-by-node Highway kernels. The backend comes from the
 // options or KILN_BACKEND=jit|interp.
 //
+// A program may also carry updates: (variable, new value) pairs. A run then
+// writes each new value into the buffer passed for that variable, and every
+// read in the run sees the old value (a training step updates its weights
+// and optimizer state in place).
+//
 //   KILN_ASSIGN_OR_RETURN(auto exe, Executable::Compile({loss, grad_w}));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, exe->Run({{"x", &x}, {"w", &w}}));
+//
+//   KILN_ASSIGN_OR_RETURN(auto step, Executable::Compile({loss}, {}, {{w, w - g * 0.1}}));
+//   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, step->Run({{"x", &x}}, {{"w", &w}}));
 #ifndef KILN_CODEGEN_EXECUTABLE_H_
 #define KILN_CODEGEN_EXECUTABLE_H_
 
@@ -43,6 +51,17 @@ absl::string_view BackendName(Backend b);
 // Reads KILN_BACKEND ("jit" or "interp"; unset means jit).
 absl::StatusOr<Backend> BackendFromEnvironment();
 
+// After a run, the buffer of `variable` (a fed node: variable or input)
+// holds `value`, which has its dtype and shape.
+struct VariableUpdate {
+  Tensor variable;
+  Tensor value;
+};
+
+// The buffers of the variables a program updates, by name: read as feeds,
+// then overwritten with their new values.
+using MutableFeeds = absl::flat_hash_map<std::string, Buffer*>;
+
 struct ExecutableOptions {
   std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
   int num_threads = 0;             // 0: KILN_NUM_THREADS, else all cores
@@ -51,15 +70,20 @@ struct ExecutableOptions {
 class Executable {
  public:
   static absl::StatusOr<std::unique_ptr<Executable>> Compile(
-      absl::Span<const Tensor> outputs, const ExecutableOptions& options = {});
+      absl::Span<const Tensor> outputs, const ExecutableOptions& options = {},
+      absl::Span<const VariableUpdate> updates = {});
   ~Executable();
 
   // Runs the program. Every input and variable it reads must be fed with
-  // its declared dtype and shape (N: any batch size, equal across inputs).
-  absl::StatusOr<std::vector<Buffer>> Run(const Feeds& feeds);
+  // its declared dtype and shape (N: any batch size, equal across inputs);
+  // each updated variable is passed in `variables` (not in `feeds`).
+  absl::StatusOr<std::vector<Buffer>> Run(const Feeds& feeds,
+                                          const MutableFeeds& variables = {});
   // The same, writing into `outputs`, whose buffers are reused when they
   // already have the right types: a re-run then allocates nothing (JIT).
   absl::Status RunInto(const Feeds& feeds, std::vector<Buffer>& outputs);
+  absl::Status RunInto(const Feeds& feeds, const MutableFeeds& variables,
+                       std::vector<Buffer>& outputs);
 
   Backend backend() const { return backend_; }
   int num_threads() const;
@@ -74,7 +98,11 @@ class Executable {
   absl::StatusOr<Specialized*> Specialization(int64_t batch);
 
   Backend backend_ = Backend::kJit;
-  std::shared_ptr<Graph> program_;  // outputs() are the results
+  // outputs() are the results, then the updates' new values.
+  std::shared_ptr<Graph> program_;
+  int num_results_ = 0;
+  std::vector<std::string> update_names_;  // the variable each update writes
+  std::vector<TensorType> update_types_;
   std::unique_ptr<ThreadPool> own_pool_;
   const ThreadPool* pool_ = nullptr;
   std::mutex mu_;

@@ -44,8 +44,10 @@ char* ThreadScratch(int64_t bytes) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JitProgram>> JitProgram::Build(
-    std::shared_ptr<const Graph> graph, const Parallelism& parallel) {
+    std::shared_ptr<const Graph> graph, const Parallelism& parallel,
+    absl::Span<const std::string> updated_variables) {
   auto program = std::unique_ptr<JitProgram>(new JitProgram(std::move(graph), parallel));
+  program->updated_variables_.assign(updated_variables.begin(), updated_variables.end());
   const Graph& g = *program->graph_;
   KILN_ASSIGN_OR_RETURN(program->plan_, PlanFusion(g));
   KILN_ASSIGN_OR_RETURN(KernelJit * jit, KernelJit::Default());
@@ -103,12 +105,17 @@ absl::Status JitProgram::PlanSlots() {
       slot_node_.push_back(id);
       slot_offset_.push_back(-1);
       slot_output_.push_back(-1);
+      slot_update_.push_back(-1);
     }
     return slot_of_node_[id];
   };
-  for (size_t k = 0; k < g.outputs().size(); ++k) {
+  num_results_ = static_cast<int>(g.outputs().size() - updated_variables_.size());
+  for (int k = 0; k < num_results_; ++k) {
     const int s = slot(g.outputs()[k]);
-    if (slot_output_[s] < 0) slot_output_[s] = static_cast<int>(k);
+    if (slot_output_[s] < 0) slot_output_[s] = k;
+  }
+  for (size_t u = 0; u < updated_variables_.size(); ++u) {
+    update_slot_.push_back(slot(g.outputs()[num_results_ + u]));
   }
   for (Step& step : steps_) {
     const KernelGroup& group = plan_.groups[step.group];
@@ -138,8 +145,9 @@ absl::Status JitProgram::PlanSlots() {
       }
     }
   }
+  PlanInPlaceUpdates(first, last);
   for (size_t s = 0; s < slot_node_.size(); ++s) {
-    if (first[s] < 0 || slot_output_[s] >= 0) continue;
+    if (first[s] < 0 || slot_output_[s] >= 0 || slot_update_[s] >= 0) continue;
     const TensorType& t = g.node(slot_node_[s]).type;
     lifetimes.push_back({static_cast<int64_t>(t.shape.NumElements() * DTypeSize(t.dtype)),
                          first[s], std::max(first[s], last[s])});
@@ -156,10 +164,54 @@ absl::Status JitProgram::PlanSlots() {
   return absl::OkStatus();
 }
 
-absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
+void JitProgram::PlanInPlaceUpdates(const std::vector<int>& first, std::vector<int>& last) {
+  const Graph& g = *graph_;
+  const int end = static_cast<int>(steps_.size());  // the copies after the last step
+  for (int k = 0; k < num_results_; ++k) last[slot_of_node_[g.outputs()[k]]] = end;
+  update_in_place_.assign(updated_variables_.size(), false);
+  for (size_t u = 0; u < updated_variables_.size(); ++u) {
+    const int s = update_slot_[u];
+    const Node& value = g.node(slot_node_[s]);
+    int variable = -1;  // the variable's slot; none when nothing reads it
+    for (size_t v = 0; v < slot_node_.size(); ++v) {
+      const Node& n = g.node(slot_node_[v]);
+      if (IsFed(n) && n.attrs.GetOr<std::string>("name", "") == updated_variables_[u]) {
+        variable = static_cast<int>(v);
+      }
+    }
+    bool in_place = first[s] >= 0 && slot_output_[s] < 0 && slot_update_[s] < 0 &&
+                    !IsFed(value) && HeldValue(value) == nullptr;
+    if (in_place && variable >= 0 && last[variable] >= first[s]) {
+      // The writing step also reads the old value: safe only when it reads
+      // element i just before writing element i.
+      const Step& step = steps_[first[s]];
+      const KernelGroup& group = plan_.groups[step.group];
+      in_place = last[variable] == first[s] && step.kernel != nullptr &&
+                 group.outputs.size() == 1 &&
+                 g.node(group.outputs[0]).type == g.node(slot_node_[variable]).type;
+      for (NodeId id : group.nodes) {
+        const FusionKind kind = g.node(id).op->fusion;
+        in_place = in_place && (kind == FusionKind::kElementwise || kind == FusionKind::kSource);
+      }
+    }
+    if (in_place) {
+      slot_update_[s] = static_cast<int>(u);
+      update_in_place_[u] = true;
+    } else {
+      last[s] = end;
+    }
+  }
+}
+
+absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs,
+                             absl::Span<Buffer* const> variables) {
   const Graph& g = *graph_;
   std::lock_guard<std::mutex> lock(mu_);
-  outputs.resize(g.outputs().size());
+  if (variables.size() != updated_variables_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("Run: expected ", updated_variables_.size(),
+                                                   " updated variables, got ", variables.size()));
+  }
+  outputs.resize(num_results_);
   for (size_t k = 0; k < outputs.size(); ++k) {
     const TensorType& t = g.node(g.outputs()[k]).type;
     if (!outputs[k].owns_memory() || outputs[k].dtype() != t.dtype || outputs[k].shape() != t.shape ||
@@ -176,6 +228,8 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
       p = fed->raw();
     } else if (const Buffer* held = HeldValue(n)) {
       p = held->raw();
+    } else if (slot_update_[s] >= 0) {
+      p = variables[slot_update_[s]]->raw();
     } else if (slot_output_[s] >= 0) {
       p = outputs[slot_output_[s]].raw();
     } else {
@@ -224,6 +278,11 @@ absl::Status JitProgram::Run(const Feeds& feeds, std::vector<Buffer>& outputs) {
     const int s = slot_of_node_[g.outputs()[k]];
     if (ptr[s] != outputs[k].raw()) std::memcpy(outputs[k].raw(), ptr[s], outputs[k].size_bytes());
   }
+  for (size_t u = 0; u < variables.size(); ++u) {
+    if (!update_in_place_[u]) {
+      std::memcpy(variables[u]->raw(), ptr[update_slot_[u]], variables[u]->size_bytes());
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -243,6 +302,10 @@ std::string JitProgram::ToString() const {
     }
   }
   absl::StrAppend(&out, "arena ", arena_bytes_, " bytes\n");
+  for (size_t u = 0; u < updated_variables_.size(); ++u) {
+    absl::StrAppend(&out, "update '", updated_variables_[u], "' ",
+                    update_in_place_[u] ? "in place" : "copied", "\n");
+  }
   return out;
 }
 

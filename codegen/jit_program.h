@@ -8,6 +8,13 @@
 // pack into a per-thread scratch buffer that grows once and is reused) and
 // returns the outputs.
 //
+// Updates: the last graph outputs may be new values of variables, written
+// into the variables' buffers. A new value goes straight into its
+// variable's buffer when nothing reads the old value after the step that
+// computes it (or that step is an elementwise kernel with one output, which
+// reads each element before writing it); otherwise it is computed apart and
+// copied at the end of the run.
+//
 //   KILN_ASSIGN_OR_RETURN(auto program, JitProgram::Build(specialized_graph, pool));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, program->Run(feeds));
 #ifndef KILN_CODEGEN_JIT_PROGRAM_H_
@@ -32,12 +39,18 @@ namespace kiln {
 class JitProgram {
  public:
   // `graph` is specialized (concrete shapes) and has its outputs set.
+  // The last `updated_variables.size()` graph outputs are the new values
+  // of the variables (fed nodes) of those names.
   static absl::StatusOr<std::unique_ptr<JitProgram>> Build(
-      std::shared_ptr<const Graph> graph, const Parallelism& parallel);
+      std::shared_ptr<const Graph> graph, const Parallelism& parallel,
+      absl::Span<const std::string> updated_variables = {});
 
-  // Runs the program; `outputs` receives one buffer per graph output and is
-  // reused (no allocation) when it already holds buffers of the right types.
-  absl::Status Run(const Feeds& feeds, std::vector<Buffer>& outputs);
+  // Runs the program; `outputs` receives one buffer per graph output that
+  // is not an update and is reused (no allocation) when it already holds
+  // buffers of the right types. `variables` are the updated variables'
+  // buffers, in order (also fed by name in `feeds`).
+  absl::Status Run(const Feeds& feeds, std::vector<Buffer>& outputs,
+                   absl::Span<Buffer* const> variables = {});
 
   const FusionPlan& plan() const { return plan_; }
   // The plan and every kernel's schedule, as text.
@@ -59,6 +72,8 @@ class JitProgram {
   JitProgram(std::shared_ptr<const Graph> graph, const Parallelism& parallel)
       : graph_(std::move(graph)), parallel_(parallel) {}
   absl::Status PlanSlots();
+  // Which update values are computed straight into their variable.
+  void PlanInPlaceUpdates(const std::vector<int>& first, std::vector<int>& last);
 
   std::shared_ptr<const Graph> graph_;
   const Parallelism& parallel_;
@@ -71,6 +86,11 @@ class JitProgram {
   std::vector<int64_t> slot_offset_;  // arena offset, or -1
   std::vector<int> slot_output_;      // index into the outputs, or -1
   std::vector<int> slot_of_node_;     // node -> slot, or -1
+  std::vector<int> slot_update_;      // the update whose variable holds it, or -1
+  int num_results_ = 0;               // graph outputs that are not updates
+  std::vector<std::string> updated_variables_;
+  std::vector<int> update_slot_;      // per update: the slot of its new value
+  std::vector<bool> update_in_place_;
   int64_t arena_bytes_ = 0;
   std::unique_ptr<char, void (*)(void*)> arena_{nullptr, nullptr};
   std::mutex mu_;  // one Run at a time: the arena is shared

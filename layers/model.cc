@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
+#include "layers/model_training_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -35,7 +36,6 @@ Model::Model(const Tensor& input, const Tensor& output, std::string name)
 
 Model::Model(std::string name, bool sequential) : name_(std::move(name)), sequential_(sequential) {}
 
-Model::~Model() = default;
 
 void Model::Init() {
   ResetCompiled();

@@ -13,6 +13,10 @@
 //   seq.Add(MakeLayer<Dense>(8)).Add(MakeLayer<Dense>(1));
 //   KILN_RETURN_IF_ERROR(seq.Build({4}));        // input [N,4]
 //
+//   KILN_RETURN_IF_ERROR(model.Compile(std::make_shared<Adam>(), "mse", {"mae"}));
+//   KILN_ASSIGN_OR_RETURN(Logs logs, model.TrainOnBatch(x_batch, y_batch));
+//   // logs: {{"loss", 0.41}, {"mae", 0.52}}
+//
 // A model is a view of the graph its tensors live in: it records which layer
 // calls lead from its inputs to its outputs (several inputs and outputs,
 // shared layers, plain ops between layers are all fine). Errors (an output
@@ -34,8 +38,20 @@
 #include "codegen/executable.h"
 #include "layers/input_layer.h"
 #include "layers/layer.h"
+#include "layers/losses.h"
+#include "layers/metrics.h"
+#include "layers/optimizer.h"
 
 namespace kiln {
+
+// What a training or test step reports, in Keras order: "loss" (with the
+// regularization losses, as Keras reports it), then each metric by name.
+using Logs = std::vector<std::pair<std::string, double>>;
+
+struct CompileOptions {
+  std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
+  int num_threads = 0;             // 0: KILN_NUM_THREADS, else all cores
+};
 
 struct PredictOptions {
   int64_t batch_size = 32;         // rows per run; the last run may be shorter
@@ -104,6 +120,29 @@ class Model {
   // The graph variable of a model weight (created when no call read it).
   Tensor WeightVariable(const Weight& weight) const;
 
+  // ---- Training (layers/model_training.cc) ----
+
+  // Sets the optimizer, loss and metrics of TrainOnBatch and TestOnBatch
+  // (a single-output model). Errors: the model's status, a missing
+  // optimizer, an unknown loss or metric name, a bad optimizer argument.
+  absl::Status Compile(std::shared_ptr<Optimizer> optimizer, Loss loss,
+                       std::vector<Metric> metrics = {}, CompileOptions options = {});
+  bool compiled() const;
+  // The optimizer set by Compile (null before).
+  const std::shared_ptr<Optimizer>& optimizer() const;
+
+  // One training step on a batch: the forward pass in training mode, the
+  // loss plus RegularizationLoss(), gradients, the optimizer update and the
+  // weight constraints, as one compiled program (per label type; each batch
+  // size is specialized once) that updates the weights and the optimizer
+  // state in place. Dropout masks are keyed by the optimizer's iterations.
+  // Returns the batch's loss and metrics, computed before the update.
+  absl::StatusOr<Logs> TrainOnBatch(absl::Span<const Buffer* const> x, const Buffer& y);
+  absl::StatusOr<Logs> TrainOnBatch(const Buffer& x, const Buffer& y);
+  // The loss and metrics of a batch in inference mode; nothing changes.
+  absl::StatusOr<Logs> TestOnBatch(absl::Span<const Buffer* const> x, const Buffer& y);
+  absl::StatusOr<Logs> TestOnBatch(const Buffer& x, const Buffer& y);
+
  protected:
   // For Sequential: no graph yet.
   explicit Model(std::string name, bool sequential);
@@ -111,7 +150,7 @@ class Model {
   void Init();
   void set_status(absl::Status s) { status_ = std::move(s); }
   // Forgets compiled programs (the model changed).
-  void ResetCompiled() { compiled_.clear(); }
+  void ResetCompiled();
 
   std::shared_ptr<Graph> graph_;
   std::vector<Tensor> inputs_;
@@ -134,12 +173,20 @@ class Model {
   bool SequentialLike() const;
   std::string OutputShapeText(const Layer* layer) const;
   std::string Connections(const Layer* layer) const;
+  // Checks arrays against the model's inputs; returns their number of rows
+  // (-1 when no input has a batch axis). `what` prefixes errors.
+  absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
+                                           absl::string_view what) const;
+  struct TrainingSetup;
+  absl::StatusOr<Logs> RunBatch(bool training, absl::Span<const Buffer* const> x,
+                                const Buffer& y);
 
   std::string name_;
   bool sequential_ = false;
   absl::Status status_;
   std::vector<ModelNode> nodes_;
   absl::flat_hash_map<int, std::unique_ptr<Executable>> compiled_;  // by Backend
+  std::unique_ptr<TrainingSetup> training_;  // set by Compile
 };
 
 class Sequential : public Model {

@@ -42,6 +42,36 @@ Buffer ConcatRows(const std::vector<Buffer>& parts) {
 
 }  // namespace
 
+absl::StatusOr<int64_t> Model::CheckInputArrays(absl::Span<const Buffer* const> inputs,
+                                                absl::string_view what) const {
+  int64_t rows = -1;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Node& node = inputs_[i].node();
+    const std::string input_name = node.attrs.GetOr<std::string>("name", "");
+    const Shape& want = node.type.shape;
+    const Buffer* b = inputs[i];
+    bool fits = b != nullptr && b->dtype() == node.type.dtype && b->shape().rank() == want.rank();
+    for (int d = 0; fits && d < want.rank(); ++d) {
+      fits = want.dim(d) == Shape::kBatch || want.dim(d) == b->shape().dim(d);
+    }
+    if (!fits) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": input '", input_name, "' expects ", TypeText(node.type.dtype, want), ", got ",
+          b == nullptr ? "no array" : TypeText(b->dtype(), b->shape())));
+    }
+    if (want.rank() > 0 && want.dim(0) == Shape::kBatch) {
+      if (rows >= 0 && rows != b->shape().dim(0)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(what, ": the inputs have different numbers of rows (", rows, " and ",
+                         b->shape().dim(0), ")"));
+      }
+      rows = b->shape().dim(0);
+    }
+  }
+  if (rows == 0) return absl::InvalidArgumentError(absl::StrCat(what, ": the inputs have no rows"));
+  return rows;
+}
+
 absl::StatusOr<std::vector<Buffer>> Model::Predict(absl::Span<const Buffer* const> inputs,
                                                    const PredictOptions& options) {
   KILN_RETURN_IF_ERROR(status_);
@@ -54,33 +84,8 @@ absl::StatusOr<std::vector<Buffer>> Model::Predict(absl::Span<const Buffer* cons
     return absl::InvalidArgumentError(
         absl::StrCat("Predict: batch_size must be positive, got ", options.batch_size));
   }
-  int64_t rows = -1;
-  bool batched = false;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Node& node = inputs_[i].node();
-    const std::string input_name = node.attrs.GetOr<std::string>("name", "");
-    const Shape& want = node.type.shape;
-    const Buffer* b = inputs[i];
-    bool fits = b != nullptr && b->dtype() == node.type.dtype && b->shape().rank() == want.rank();
-    for (int d = 0; fits && d < want.rank(); ++d) {
-      fits = want.dim(d) == Shape::kBatch || want.dim(d) == b->shape().dim(d);
-    }
-    if (!fits) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "Predict: input '", input_name, "' expects ", TypeText(node.type.dtype, want), ", got ",
-          b == nullptr ? "no array" : TypeText(b->dtype(), b->shape())));
-    }
-    if (want.rank() > 0 && want.dim(0) == Shape::kBatch) {
-      batched = true;
-      if (rows >= 0 && rows != b->shape().dim(0)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Predict: the inputs have different numbers of rows (", rows, " and ",
-                         b->shape().dim(0), ")"));
-      }
-      rows = b->shape().dim(0);
-    }
-  }
-  if (batched && rows == 0) return absl::InvalidArgumentError("Predict: the inputs have no rows");
+  KILN_ASSIGN_OR_RETURN(int64_t rows, CheckInputArrays(inputs, "Predict"));
+  const bool batched = rows >= 0;
 
   Backend backend;
   if (options.backend.has_value()) {
