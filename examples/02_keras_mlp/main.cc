@@ -12,7 +12,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "examples/common/run_main.h"
 #include "examples/common/idx_reader.h"
 #include "layers/checkpoint.h"
 #include "layers/dense.h"
@@ -80,12 +80,4 @@ absl::Status Main() {
 }  // namespace
 }  // namespace kiln
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = kiln::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "keras_mlp: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return kiln::RunMain(argc, argv, kiln::Main); }

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "examples/common/run_main.h"
 #include "layers/conv.h"
 #include "layers/model.h"
 #include "layers/optimizers.h"
@@ -107,12 +107,4 @@ absl::Status Main() {
 }  // namespace
 }  // namespace kiln
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = kiln::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "causal_conv1d: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return kiln::RunMain(argc, argv, kiln::Main); }

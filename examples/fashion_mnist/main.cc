@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
+#include "examples/common/run_main.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "examples/common/idx_reader.h"
@@ -178,12 +178,4 @@ absl::Status Main() {
 }  // namespace
 }  // namespace kiln
 
-int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
-  absl::Status status = kiln::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "fashion_mnist: %s\n", std::string(status.message()).c_str());
-    return 1;
-  }
-  return 0;
-}
+int main(int argc, char** argv) { return kiln::RunMain(argc, argv, kiln::Main); }
