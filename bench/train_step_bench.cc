@@ -1,0 +1,83 @@
+// BM_TrainStep/<backend>/<model>: one whole compiled training step
+// (Model::TrainOnBatch: forward in training mode, loss, gradients, Adam
+// update in place) at batch 100 on random data, for the fashion_mnist
+// convnet and a 784-512-512-10 MLP. The first step (which compiles) runs
+// before timing. bench/compare_training.py puts these beside PyTorch.
+#include <cstdlib>
+#include <memory>
+#include <random>
+
+#include "benchmark/benchmark.h"
+#include "layers/conv.h"
+#include "layers/dense.h"
+#include "layers/dropout.h"
+#include "layers/max_pooling.h"
+#include "layers/model.h"
+#include "layers/optimizers.h"
+#include "layers/reshaping.h"
+
+namespace kiln {
+namespace {
+
+constexpr int64_t kBatch = 100;
+
+std::unique_ptr<Model> Convnet() {
+  Tensor x = Input({28, 28, 1});
+  Tensor h = MakeLayer<Conv2D>(32, IntList{5, 5},
+                               ConvOptions{.padding = "same", .activation = "relu"})(x);
+  h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
+  h = MakeLayer<Conv2D>(64, IntList{5, 5}, ConvOptions{.padding = "same", .activation = "relu"})(h);
+  h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
+  h = MakeLayer<Flatten>()(h);
+  h = MakeLayer<Dense>(1024, DenseOptions{.activation = "relu"})(h);
+  h = MakeLayer<Dropout>(0.4)(h);
+  return std::make_unique<Model>(x, MakeLayer<Dense>(10)(h));
+}
+
+std::unique_ptr<Model> Mlp() {
+  Tensor x = Input({784});
+  Tensor h = MakeLayer<Dense>(512, DenseOptions{.activation = "relu"})(x);
+  h = MakeLayer<Dense>(512, DenseOptions{.activation = "relu"})(h);
+  return std::make_unique<Model>(x, MakeLayer<Dense>(10)(h));
+}
+
+void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
+  setenv("KILN_BACKEND", backend, 1);  // read when the step compiles
+  std::unique_ptr<Model> model = convnet ? Convnet() : Mlp();
+  absl::Status compiled =
+      model->Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 1e-3}),
+                     SparseCategoricalCrossentropy(/*from_logits=*/true));
+  if (!compiled.ok()) {
+    state.SkipWithError(std::string(compiled.message()).c_str());
+    return;
+  }
+  Buffer x = convnet ? Buffer(DType::kF32, Shape{kBatch, 28, 28, 1})
+                     : Buffer(DType::kF32, Shape{kBatch, 784});
+  Buffer y(DType::kI32, Shape{kBatch});
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> pixel(0, 1);
+  for (float& v : x.span<float>()) v = pixel(rng);
+  for (int32_t& v : y.span<int32_t>()) v = static_cast<int32_t>(rng() % 10);
+  if (auto first = model->TrainOnBatch(x, y); !first.ok()) {
+    state.SkipWithError(std::string(first.status().message()).c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto logs = model->TrainOnBatch(x, y);
+    benchmark::DoNotOptimize(logs);
+  }
+  state.SetItemsProcessed(state.iterations() * kBatch);
+  unsetenv("KILN_BACKEND");
+}
+
+BENCHMARK_CAPTURE(BM_TrainStep, jit/convnet, "jit", true)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, interp/convnet, "interp", true)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, jit/mlp, "jit", false)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_TrainStep, interp/mlp, "interp", false)
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+
+}  // namespace
+}  // namespace kiln
