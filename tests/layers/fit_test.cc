@@ -98,6 +98,24 @@ TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
 }
 
+TEST(FitTest, StepsPerEpochContinueThroughTheData) {
+  LinearData data(20);
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  // 2 steps per epoch: epoch 0 takes rows 0-7, 8-15; epoch 1 the short
+  // batch 16-19, then a new pass from row 0.
+  auto history = fitted->Fit(data.x, data.y,
+                             Quiet({.epochs = 2, .batch_size = 8, .shuffle = false,
+                                    .steps_per_epoch = 2}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+}
+
 TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   LinearData data(20);
   auto fitted = LinearModel();
