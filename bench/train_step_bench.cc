@@ -23,8 +23,8 @@ constexpr int64_t kBatch = 100;
 
 std::unique_ptr<Model> Convnet() {
   Tensor x = Input({28, 28, 1});
-  Tensor h = MakeLayer<Conv2D>(32, IntList{5, 5},
-                               ConvOptions{.padding = "same", .activation = "relu"})(x);
+  Tensor h =
+      MakeLayer<Conv2D>(32, IntList{5, 5}, ConvOptions{.padding = "same", .activation = "relu"})(x);
   h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
   h = MakeLayer<Conv2D>(64, IntList{5, 5}, ConvOptions{.padding = "same", .activation = "relu"})(h);
   h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
@@ -44,9 +44,8 @@ std::unique_ptr<Model> Mlp() {
 void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
   setenv("KILN_BACKEND", backend, 1);  // read when the step compiles
   std::unique_ptr<Model> model = convnet ? Convnet() : Mlp();
-  absl::Status compiled =
-      model->Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 1e-3}),
-                     SparseCategoricalCrossentropy(/*from_logits=*/true));
+  absl::Status compiled = model->Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 1e-3}),
+                                         SparseCategoricalCrossentropy(/*from_logits=*/true));
   if (!compiled.ok()) {
     state.SkipWithError(std::string(compiled.message()).c_str());
     return;
@@ -70,14 +69,22 @@ void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
   unsetenv("KILN_BACKEND");
 }
 
-BENCHMARK_CAPTURE(BM_TrainStep, jit/convnet, "jit", true)
-    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, interp/convnet, "interp", true)
-    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, jit/mlp, "jit", false)
-    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
-BENCHMARK_CAPTURE(BM_TrainStep, interp/mlp, "interp", false)
-    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_TrainStep, jit / convnet, "jit", true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, interp / convnet, "interp", true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+BENCHMARK_CAPTURE(BM_TrainStep, jit / mlp, "jit", false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
+BENCHMARK_CAPTURE(BM_TrainStep, interp / mlp, "interp", false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(1.0);
 
 }  // namespace
 }  // namespace kiln

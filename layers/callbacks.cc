@@ -132,8 +132,6 @@ absl::Status ProgressBarLogger::OnEpochEnd(int epoch, Logs& logs) {
   return absl::OkStatus();
 }
 
-bool IsTerminal(const std::ostream& out) {
-  return &out == &std::cout && ::isatty(STDOUT_FILENO);
-}
+bool IsTerminal(const std::ostream& out) { return &out == &std::cout && ::isatty(STDOUT_FILENO); }
 
 }  // namespace kiln

@@ -68,9 +68,7 @@ class Callback {
   virtual absl::Status OnTrainBatchBegin(int64_t batch, const Logs& logs) {
     return absl::OkStatus();
   }
-  virtual absl::Status OnTrainBatchEnd(int64_t batch, const Logs& logs) {
-    return absl::OkStatus();
-  }
+  virtual absl::Status OnTrainBatchEnd(int64_t batch, const Logs& logs) { return absl::OkStatus(); }
 
   // Valid from OnTrainBegin on.
   TrainingRun& run() const { return *run_; }

@@ -46,7 +46,8 @@ absl::Status SaveCheckpoint(const std::string& path, const Model& model,
   NpzEntries entries;
   entries.reserve(slots.size() + 1);
   for (const Slot& slot : slots) entries.emplace_back(slot.key, slot.target->Clone());
-  entries.emplace_back(kCheckpointEpochKey, Buffer::Scalar(DType::kI64, static_cast<double>(epoch)));
+  entries.emplace_back(kCheckpointEpochKey,
+                       Buffer::Scalar(DType::kI64, static_cast<double>(epoch)));
   return WriteNpz(path, entries, /*compressed=*/false);
 }
 
@@ -67,9 +68,8 @@ absl::StatusOr<int64_t> RestoreCheckpoint(const std::string& path, Model& model,
     }
     const Buffer& saved = *it->second;
     if (saved.dtype() != slot.target->dtype() || saved.shape() != slot.target->shape()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": '", slot.key, "' is ",
-                                                     TypeText(saved), ", expected ",
-                                                     TypeText(*slot.target)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": '", slot.key, "' is ", TypeText(saved), ", expected ", TypeText(*slot.target)));
     }
   }
   auto epoch_it = by_key.find(kCheckpointEpochKey);
@@ -88,8 +88,8 @@ absl::StatusOr<int64_t> RestoreCheckpoint(const std::string& path, Model& model,
     const bool optimizer_missing = optimizer_state.empty() && !extra.empty() &&
                                    absl::StartsWith(extra[0], kCheckpointOptimizerPrefix);
     return absl::InvalidArgumentError(absl::StrCat(
-        path, ": checkpoint holds entries model '", model.name(), "' does not have: ",
-        absl::StrJoin(extra, ", "),
+        path, ": checkpoint holds entries model '", model.name(),
+        "' does not have: ", absl::StrJoin(extra, ", "),
         optimizer_missing ? " (compile the model so its optimizer state exists first)" : ""));
   }
 

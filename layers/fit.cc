@@ -51,7 +51,9 @@ std::vector<const Buffer*> Pointers(const std::vector<Buffer>& buffers) {
 }
 
 absl::Status CheckFitOptions(const FitOptions& o) {
-  auto bad = [](auto... parts) { return absl::InvalidArgumentError(absl::StrCat("Fit: ", parts...)); };
+  auto bad = [](auto... parts) {
+    return absl::InvalidArgumentError(absl::StrCat("Fit: ", parts...));
+  };
   if (o.epochs < 0) return bad("epochs must be >= 0, got ", o.epochs);
   if (o.batch_size <= 0) return bad("batch_size must be > 0, got ", o.batch_size);
   if (o.validation_batch_size < 0) {
@@ -132,8 +134,8 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
   KILN_RETURN_IF_ERROR(status_);
   KILN_RETURN_IF_ERROR(CheckFitOptions(options));
   if (!compiled()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("Fit: model '", name_, "' is not compiled; call Compile(optimizer, loss) first"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Fit: model '", name_, "' is not compiled; call Compile(optimizer, loss) first"));
   }
   KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y));
   ArrayData train, validation;
@@ -174,10 +176,10 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
         BarOptions(*options.out, options.terminal, options.clock)));
   }
   CallbackList list(std::move(callbacks), &run);
-  EvaluateOptions validation_options{
-      .batch_size = options.validation_batch_size > 0 ? options.validation_batch_size
-                                                      : options.batch_size,
-      .verbose = 0};
+  EvaluateOptions validation_options{.batch_size = options.validation_batch_size > 0
+                                                       ? options.validation_batch_size
+                                                       : options.batch_size,
+                                     .verbose = 0};
 
   BatchStream batches(train.Slice(0, train.rows), options.batch_size, options.shuffle,
                       options.seed);

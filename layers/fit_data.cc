@@ -64,8 +64,8 @@ absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x, con
     if (x[i]->shape().dim(0) != data.rows) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "Data cardinality is ambiguous: %s has %d rows %s but y has %d rows; every array "
-          "needs the same number of rows", name, x[i]->shape().dim(0),
-          x[i]->shape().ToString(), data.rows));
+          "needs the same number of rows",
+          name, x[i]->shape().dim(0), x[i]->shape().ToString(), data.rows));
     }
     data.x.push_back(RowsView(*x[i], 0, data.rows));
   }
@@ -84,14 +84,16 @@ ArrayData ArrayData::Slice(int64_t begin, int64_t end) const {
 absl::StatusOr<std::pair<ArrayData, ArrayData>> ArrayData::SplitForValidation(
     double fraction) const {
   if (!(fraction > 0 && fraction < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "validation_split must be in (0, 1); got ", PythonFloatText(fraction)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split must be in (0, 1); got ", PythonFloatText(fraction)));
   }
   const auto split_at = static_cast<int64_t>(std::floor(rows * (1.0 - fraction)));
   if (split_at == 0 || split_at == rows) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "Training data contains ", rows, " samples, which is not sufficient to split it into a "
-        "validation and training set as specified by `validation_split=", PythonFloatText(fraction),
+        "Training data contains ", rows,
+        " samples, which is not sufficient to split it into a "
+        "validation and training set as specified by `validation_split=",
+        PythonFloatText(fraction),
         "`. Either provide more data, or a different value for the `validation_split` argument."));
   }
   return std::make_pair(Slice(0, split_at), Slice(split_at, rows));
@@ -142,9 +144,9 @@ Batch BatchStream::Next() {
     if (shuffle_) order_ = ShuffledOrder(data_.rows, seed_, pass_);
   }
   const int64_t end = std::min(next_row_ + batch_size_, data_.rows);
-  ArrayData part = shuffle_ ? data_.Gather(absl::MakeConstSpan(order_).subspan(
-                                  next_row_, end - next_row_))
-                            : data_.Slice(next_row_, end);
+  ArrayData part =
+      shuffle_ ? data_.Gather(absl::MakeConstSpan(order_).subspan(next_row_, end - next_row_))
+               : data_.Slice(next_row_, end);
   next_row_ = end;
   return Batch{std::move(part.x), std::move(part.y)};
 }

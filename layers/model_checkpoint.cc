@@ -48,7 +48,8 @@ absl::Status ModelCheckpoint::OnEpochEnd(int epoch, Logs& logs) {
   }
   std::ostream& out = *run().out;
   if (!options_.save_best_only) {
-    if (options_.verbose > 0) out << "\nEpoch " << epoch + 1 << ": saving model to " << *path << "\n";
+    if (options_.verbose > 0)
+      out << "\nEpoch " << epoch + 1 << ": saving model to " << *path << "\n";
     return Save(*path, epoch);
   }
   std::optional<double> current = FindLog(logs, options_.monitor);

@@ -35,8 +35,8 @@ std::optional<double> Monitored(absl::string_view callback, const std::string& m
     std::vector<std::string> names;
     for (const auto& entry : logs) names.push_back(entry.first);
     std::cerr << "WARNING: " << callback << " conditioned on metric `" << monitor
-              << "` which is not available. Available metrics are: "
-              << absl::StrJoin(names, ",") << "\n";
+              << "` which is not available. Available metrics are: " << absl::StrJoin(names, ",")
+              << "\n";
   }
   return value;
 }
@@ -55,9 +55,9 @@ EarlyStopping::EarlyStopping(EarlyStoppingOptions options) : options_(std::move(
 
 absl::Status EarlyStopping::OnTrainBegin(const Logs& logs) {
   const std::string& m = options_.monitor;
-  absl::StatusOr<bool> maximize =
-      Maximize("EarlyStopping", options_.mode,
-               absl::EndsWith(m, "acc") || absl::EndsWith(m, "accuracy") || absl::EndsWith(m, "auc"));
+  absl::StatusOr<bool> maximize = Maximize(
+      "EarlyStopping", options_.mode,
+      absl::EndsWith(m, "acc") || absl::EndsWith(m, "accuracy") || absl::EndsWith(m, "auc"));
   if (!maximize.ok()) return maximize.status();
   maximize_ = *maximize;
   wait_ = 0;
@@ -99,8 +99,8 @@ absl::Status EarlyStopping::OnEpochEnd(int epoch, Logs& logs) {
     run().stop_training = true;
     if (options_.restore_best_weights && !best_weights_.empty()) {
       if (options_.verbose > 0) {
-        *run().out << "Restoring model weights from the end of the best epoch: "
-                   << best_epoch_ + 1 << ".\n";
+        *run().out << "Restoring model weights from the end of the best epoch: " << best_epoch_ + 1
+                   << ".\n";
       }
       std::vector<Weight*> weights = model()->weights();
       for (size_t i = 0; i < weights.size() && i < best_weights_.size(); ++i) {
@@ -128,9 +128,8 @@ absl::Status LearningRateScheduler::OnEpochBegin(int epoch, const Logs& logs) {
   const double lr = schedule_(epoch, run().learning_rate());
   if (!std::isfinite(lr) || lr < 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("LearningRateScheduler: the schedule gave learning rate ",
-                     PythonFloatText(lr), " for epoch ", epoch,
-                     "; expected a finite number >= 0"));
+        absl::StrCat("LearningRateScheduler: the schedule gave learning rate ", PythonFloatText(lr),
+                     " for epoch ", epoch, "; expected a finite number >= 0"));
   }
   run().set_learning_rate(lr);
   if (verbose_ > 0) {
@@ -150,12 +149,13 @@ ReduceLROnPlateau::ReduceLROnPlateau(ReduceLROnPlateauOptions options)
 
 absl::Status ReduceLROnPlateau::OnTrainBegin(const Logs& logs) {
   if (options_.factor >= 1.0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ReduceLROnPlateau does not support a factor >= 1.0. Got ", PythonFloatText(options_.factor)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ReduceLROnPlateau does not support a factor >= 1.0. Got ",
+                     PythonFloatText(options_.factor)));
   }
   if (absl::Status s = NeedsOptimizer(run(), "ReduceLROnPlateau"); !s.ok()) return s;
-  absl::StatusOr<bool> maximize = Maximize("ReduceLROnPlateau", options_.mode,
-                                           absl::StrContains(options_.monitor, "acc"));
+  absl::StatusOr<bool> maximize =
+      Maximize("ReduceLROnPlateau", options_.mode, absl::StrContains(options_.monitor, "acc"));
   if (!maximize.ok()) return maximize.status();
   maximize_ = *maximize;
   best_ = maximize_ ? -kInf : kInf;
@@ -172,8 +172,8 @@ absl::Status ReduceLROnPlateau::OnEpochEnd(int epoch, Logs& logs) {
     --cooldown_counter_;
     wait_ = 0;
   }
-  const bool improved = maximize_ ? *current > best_ + options_.min_delta
-                                  : *current < best_ - options_.min_delta;
+  const bool improved =
+      maximize_ ? *current > best_ + options_.min_delta : *current < best_ - options_.min_delta;
   if (improved) {
     best_ = *current;
     wait_ = 0;

@@ -32,8 +32,7 @@ std::string EtaText(double eta) {
   auto whole = [](double v) { return static_cast<int64_t>(v); };
   if (eta > 3600) {
     return absl::StrFormat("%d:%02d:%02d", whole(std::floor(eta / 3600)),
-                           whole(std::floor(std::fmod(eta, 3600) / 60)),
-                           whole(std::fmod(eta, 60)));
+                           whole(std::floor(std::fmod(eta, 3600) / 60)), whole(std::fmod(eta, 60)));
   }
   if (eta > 60) {
     return absl::StrFormat("%d:%02d", whole(std::floor(eta / 60)), whole(std::fmod(eta, 60)));
@@ -53,8 +52,7 @@ ProgressBar::ProgressBar(std::optional<int64_t> target, std::ostream& out,
 
 double ProgressBar::Now() const {
   if (options_.clock) return options_.clock();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 std::string ProgressBar::FormatTime(double seconds_per_unit, const std::string& unit_name) {
@@ -111,9 +109,9 @@ void ProgressBar::Update(int64_t current, const Logs& values, std::optional<bool
   for (const auto& [name, value] : values) {
     auto it = std::find_if(values_.begin(), values_.end(),
                            [&](const auto& entry) { return entry.first == name; });
-    const bool stateful = std::find(options_.stateful_metrics.begin(),
-                                    options_.stateful_metrics.end(),
-                                    name) != options_.stateful_metrics.end();
+    const bool stateful =
+        std::find(options_.stateful_metrics.begin(), options_.stateful_metrics.end(), name) !=
+        options_.stateful_metrics.end();
     if (stateful) {
       if (it == values_.end()) {
         values_.push_back({name, {value, 1.0}});

@@ -47,7 +47,7 @@ struct ProgressBarOptions {
   double interval_seconds = 0.05;  // minimum time between redraws
   std::string unit_name = "step";
   std::vector<std::string> stateful_metrics;  // shown as given, not averaged
-  std::function<double()> clock;   // seconds; default: a steady clock
+  std::function<double()> clock;              // seconds; default: a steady clock
 };
 
 class ProgressBar {

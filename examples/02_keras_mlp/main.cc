@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "examples/common/run_main.h"
 #include "examples/common/idx_reader.h"
+#include "examples/common/run_main.h"
 #include "layers/checkpoint.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"
@@ -56,12 +56,11 @@ absl::Status Main() {
   auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.patience = 2});
   auto keep_best = std::make_shared<ModelCheckpoint>(
       best, ModelCheckpointOptions{.verbose = 1, .save_best_only = true});
-  KILN_ASSIGN_OR_RETURN(History history,
-                        model.Fit(x_train, y_train,
-                                  {.epochs = absl::GetFlag(FLAGS_epochs),
-                                   .batch_size = absl::GetFlag(FLAGS_batch_size),
-                                   .callbacks = {stop, keep_best},
-                                   .validation_split = 0.1}));
+  KILN_ASSIGN_OR_RETURN(History history, model.Fit(x_train, y_train,
+                                                   {.epochs = absl::GetFlag(FLAGS_epochs),
+                                                    .batch_size = absl::GetFlag(FLAGS_batch_size),
+                                                    .callbacks = {stop, keep_best},
+                                                    .validation_split = 0.1}));
   for (size_t e = 0; e < history.epochs().size(); ++e) {
     std::printf("epoch %d: loss %.4f, val_accuracy %.4f\n", history.epochs()[e] + 1,
                 history.Values("loss")[e], history.Values("val_accuracy")[e]);

@@ -64,9 +64,9 @@ absl::Status Main() {
   Tensor x = Input({length, 1}, {.name = "sequence"});
   Tensor h = x;
   for (int64_t dilation : {1, 2, 4}) {
-    h = MakeLayer<Conv1D>(16, IntList{2},
-                          ConvOptions{.padding = "causal", .dilation_rate = {dilation},
-                                      .activation = "relu"})(h);
+    h = MakeLayer<Conv1D>(
+        16, IntList{2},
+        ConvOptions{.padding = "causal", .dilation_rate = {dilation}, .activation = "relu"})(h);
   }
   Model model(x, MakeLayer<Conv1D>(1, IntList{1})(h), "tcn");
   std::printf("%s", model.Summary().c_str());
@@ -74,11 +74,12 @@ absl::Status Main() {
   // Step 3: compile and fit, validating on held-out sequences.
   KILN_RETURN_IF_ERROR(
       model.Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 3e-3}), "mse"));
-  KILN_ASSIGN_OR_RETURN(History history,
-                        model.Fit(x_train, y_train,
-                                  {.epochs = absl::GetFlag(FLAGS_epochs), .batch_size = 64,
-                                   .verbose = 2, .validation_x = {&x_val},
-                                   .validation_y = &y_val}));
+  KILN_ASSIGN_OR_RETURN(History history, model.Fit(x_train, y_train,
+                                                   {.epochs = absl::GetFlag(FLAGS_epochs),
+                                                    .batch_size = 64,
+                                                    .verbose = 2,
+                                                    .validation_x = {&x_val},
+                                                    .validation_y = &y_val}));
   std::printf("val mse %.5f (predicting 0 gives %.5f)\n", history.Values("val_loss").back(),
               MeanSquare(y_val));
 

@@ -13,8 +13,8 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "examples/common/run_main.h"
 #include "examples/common/idx_reader.h"
+#include "examples/common/run_main.h"
 #include "layers/callbacks.h"
 #include "layers/dense.h"
 #include "layers/fit_data.h"
@@ -69,12 +69,12 @@ absl::Status Main() {
   // targets, mean over the batch. ValueAndGrad compiles it with the model
   // into one program returning the loss and every weight's gradient.
   const double eps = absl::GetFlag(FLAGS_smoothing);
-  ValueAndGrad loss_and_grads(model, [eps](absl::Span<const Tensor> outputs,
-                                           absl::Span<const Tensor> labels) {
-    Tensor targets = OneHot(labels[0], kClasses) * (1.0 - eps) + eps / kClasses;
-    Tensor per_row = -ReduceSum(targets * LogSoftmax(outputs[0]), {1});
-    return Mean(per_row, {0});
-  });
+  ValueAndGrad loss_and_grads(
+      model, [eps](absl::Span<const Tensor> outputs, absl::Span<const Tensor> labels) {
+        Tensor targets = OneHot(labels[0], kClasses) * (1.0 - eps) + eps / kClasses;
+        Tensor per_row = -ReduceSum(targets * LogSoftmax(outputs[0]), {1});
+        return Mean(per_row, {0});
+      });
   auto adam = std::make_shared<Adam>(AdamOptions{.learning_rate = 1e-3});
 
   // Step 4: the loop: shuffled batches, loss + gradients, Adam's update, and

@@ -19,10 +19,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "examples/common/run_main.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "examples/common/idx_reader.h"
+#include "examples/common/run_main.h"
 #include "layers/callbacks.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
@@ -62,14 +62,15 @@ struct Split {
 
 absl::StatusOr<Split> LoadSplit(const std::string& dir, const std::string& prefix) {
   Split s;
-  KILN_ASSIGN_OR_RETURN(s.pixels, ReadIdxImages(absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz")));
-  KILN_ASSIGN_OR_RETURN(s.labels, ReadIdxLabels(absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz")));
+  KILN_ASSIGN_OR_RETURN(s.pixels,
+                        ReadIdxImages(absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz")));
+  KILN_ASSIGN_OR_RETURN(s.labels,
+                        ReadIdxLabels(absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz")));
   const int64_t n = s.pixels.shape().dim(0);
   if (s.pixels.shape().dim(1) != 28 * 28 || s.labels.shape().dim(0) != n) {
-    return absl::InvalidArgumentError(absl::StrCat(dir, ": ", prefix, " images are ",
-                                                   s.pixels.shape().ToString(), " with ",
-                                                   s.labels.shape().ToString(),
-                                                   " labels; expected [N,784] and [N]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, ": ", prefix, " images are ", s.pixels.shape().ToString(), " with ",
+                     s.labels.shape().ToString(), " labels; expected [N,784] and [N]"));
   }
   s.images = Buffer::View(DType::kF32, Shape{n, 28, 28, 1}, s.pixels.raw());
   return s;
@@ -78,8 +79,8 @@ absl::StatusOr<Split> LoadSplit(const std::string& dir, const std::string& prefi
 // Step 2: the convnet of the TensorFlow layers tutorial.
 std::unique_ptr<Model> BuildConvnet() {
   Tensor x = Input({28, 28, 1}, {.name = "image"});
-  Tensor h = MakeLayer<Conv2D>(32, IntList{5, 5},
-                               ConvOptions{.padding = "same", .activation = "relu"})(x);
+  Tensor h =
+      MakeLayer<Conv2D>(32, IntList{5, 5}, ConvOptions{.padding = "same", .activation = "relu"})(x);
   h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
   h = MakeLayer<Conv2D>(64, IntList{5, 5}, ConvOptions{.padding = "same", .activation = "relu"})(h);
   h = MakeLayer<MaxPooling2D>(IntList{2, 2})(h);
@@ -162,16 +163,21 @@ absl::Status Main() {
   const double train_seconds = MillisSince(train_start) / 1e3;
 
   // Step 5: evaluate on the test set.
-  KILN_ASSIGN_OR_RETURN(Logs test_logs, model->Evaluate(test.images, test.labels,
-                                                        {.batch_size = absl::GetFlag(FLAGS_batch_size)}));
+  KILN_ASSIGN_OR_RETURN(
+      Logs test_logs,
+      model->Evaluate(test.images, test.labels, {.batch_size = absl::GetFlag(FLAGS_batch_size)}));
+  // The training program compiles inside the first TrainOnBatch (the API
+  // has no separate compile call), so compile_ms is first step - median
+  // (about 0 when the on-disk object cache already holds the kernels).
   const std::vector<double>& steps = timer->step_ms();
   const double first_step_ms = steps.empty() ? 0 : steps.front();
   const double median_ms =
       Median(steps.size() > 1 ? std::vector<double>(steps.begin() + 1, steps.end()) : steps);
-  std::printf("RESULT test_accuracy=%.4f epochs=%d train_seconds=%.1f step_ms_median=%.2f "
-              "first_step_ms=%.1f compile_ms=%.1f\n",
-              FindLog(test_logs, "accuracy").value_or(0), static_cast<int>(history.epochs().size()),
-              train_seconds, median_ms, first_step_ms, first_step_ms - median_ms);
+  std::printf(
+      "RESULT test_accuracy=%.4f epochs=%d train_seconds=%.1f step_ms_median=%.2f "
+      "first_step_ms=%.1f compile_ms=%.1f\n",
+      FindLog(test_logs, "accuracy").value_or(0), static_cast<int>(history.epochs().size()),
+      train_seconds, median_ms, first_step_ms, std::max(0.0, first_step_ms - median_ms));
   return absl::OkStatus();
 }
 

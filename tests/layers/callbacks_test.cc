@@ -5,6 +5,8 @@
 // modes, restore_best_weights), LearningRateScheduler, ReduceLROnPlateau
 // (patience, cooldown, min_lr), ModelCheckpoint files and messages, and
 // Python-style number and path formatting.
+#include "layers/callbacks.h"
+
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -13,7 +15,6 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "layers/callbacks.h"
 #include "layers/checkpoint.h"
 #include "layers/dense.h"
 #include "layers/model.h"
@@ -128,7 +129,8 @@ TEST(CallbacksTest, ProgressBarLoggerPrintsEpochLinesAndFinalBars) {
   h.run.epochs = 2;
   h.run.steps = 3;
   double now = 0;
-  auto logger = std::make_shared<ProgressBarLogger>(ProgressBarOptions{.clock = [&] { return now; }});
+  auto logger =
+      std::make_shared<ProgressBarLogger>(ProgressBarOptions{.clock = [&] { return now; }});
   CallbackList list({logger}, &h.run);
   ASSERT_TRUE(list.TrainBegin({}).ok());
   for (int epoch = 0; epoch < 2; ++epoch) {
@@ -193,8 +195,8 @@ TEST(EarlyStoppingTest, MinDeltaModeAndBaseline) {
   }
   {
     Harness h;  // improvements that miss the baseline do not reset the wait
-    auto stop = std::make_shared<EarlyStopping>(
-        EarlyStoppingOptions{.patience = 2, .baseline = 0.5});
+    auto stop =
+        std::make_shared<EarlyStopping>(EarlyStoppingOptions{.patience = 2, .baseline = 0.5});
     CallbackList list({stop}, &h.run);
     EXPECT_EQ(h.RunEpochs(list, "val_loss", {0.9, 0.95, 0.3}), 2);
   }
@@ -213,8 +215,7 @@ TEST(EarlyStoppingTest, MinDeltaModeAndBaseline) {
   Harness h;
   auto bad = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.mode = "up"});
   CallbackList list({bad}, &h.run);
-  EXPECT_EQ(list.TrainBegin({}).message(),
-            "EarlyStopping: mode 'up' is not one of auto, min, max");
+  EXPECT_EQ(list.TrainBegin({}).message(), "EarlyStopping: mode 'up' is not one of auto, min, max");
 }
 
 TEST(LearningRateSchedulerTest, SetsTheRateEachEpochAndLogsIt) {
@@ -268,8 +269,8 @@ TEST(ModelCheckpointTest, SavesBestOnlyWithFormattedNames) {
   Harness h;
   const std::string pattern = TempPath("cb_w-{epoch:02d}-{val_loss:.2f}.npz");
   auto ckpt = std::make_shared<ModelCheckpoint>(
-      pattern, ModelCheckpointOptions{.verbose = 1, .save_best_only = true,
-                                      .save_weights_only = true});
+      pattern,
+      ModelCheckpointOptions{.verbose = 1, .save_best_only = true, .save_weights_only = true});
   CallbackList list({ckpt}, &h.run);
   h.RunEpochs(list, "val_loss", {0.8, 0.9, 0.456});
   EXPECT_TRUE(Exists(TempPath("cb_w-01-0.80.npz")));

@@ -128,12 +128,14 @@ TEST(CheckpointTest, MismatchesAreErrorsThatChangeNothing) {
   NamedBuffers more = t.State();
   more.emplace_back("adam/v/extra", &extra);
   absl::StatusOr<int64_t> r = RestoreCheckpoint(path, *t.model, more);
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("checkpoint has no 'optimizer/adam/v/extra' (f32[3])"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("checkpoint has no 'optimizer/adam/v/extra' (f32[3])"));
   EXPECT_EQ(t.Snapshot(), before);
 
   // The file holds optimizer state the caller has not created yet.
   r = RestoreCheckpoint(path, *t.model, {});
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("does not have: optimizer/adam/m/hidden/kernel"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("does not have: optimizer/adam/m/hidden/kernel"));
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("compile the model"));
   EXPECT_EQ(t.Snapshot(), before);
 
@@ -144,7 +146,8 @@ TEST(CheckpointTest, MismatchesAreErrorsThatChangeNothing) {
   }
   ASSERT_TRUE(WriteNpz(path, entries, false).ok());
   r = RestoreCheckpoint(path, *t.model, t.State());
-  EXPECT_THAT(std::string(r.status().message()), HasSubstr("'weights/out/bias' is f32[9], expected f32[8]"));
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("'weights/out/bias' is f32[9], expected f32[8]"));
   EXPECT_EQ(t.Snapshot(), before);
 
   // No epoch.

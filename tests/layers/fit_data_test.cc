@@ -64,7 +64,7 @@ TEST(FitDataTest, ValidationSplitTakesTheLastRows) {
   EXPECT_EQ(split->first.rows, 7);
   EXPECT_THAT(Labels(split->first.y), ElementsAre(0, 1, 2, 3, 4, 5, 6));
   EXPECT_THAT(Labels(split->second.y), ElementsAre(7, 8, 9));
-  EXPECT_EQ(split->second.x[0].GetAsDouble(1), 107);  // row 7, column 1
+  EXPECT_EQ(split->second.x[0].GetAsDouble(1), 107);                    // row 7, column 1
   EXPECT_EQ(split->second.x[0].data<float>(), r.x.data<float>() + 14);  // a view
 
   EXPECT_THAT(std::string(r.Data().SplitForValidation(0.95).status().message()),

@@ -73,8 +73,8 @@ TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
   LinearData data(20);
   auto fitted = LinearModel();
   auto by_hand = LinearModel();
-  auto history = fitted->Fit(data.x, data.y,
-                             Quiet({.epochs = 2, .batch_size = 8, .shuffle = false}));
+  auto history =
+      fitted->Fit(data.x, data.y, Quiet({.epochs = 2, .batch_size = 8, .shuffle = false}));
   ASSERT_TRUE(history.ok()) << history.status();
 
   // By hand: batches of 8, 8 and 4 rows per epoch.
@@ -104,9 +104,9 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
   auto by_hand = LinearModel();
   // 2 steps per epoch: epoch 0 takes rows 0-7, 8-15; epoch 1 the short
   // batch 16-19, then a new pass from row 0.
-  auto history = fitted->Fit(data.x, data.y,
-                             Quiet({.epochs = 2, .batch_size = 8, .shuffle = false,
-                                    .steps_per_epoch = 2}));
+  auto history =
+      fitted->Fit(data.x, data.y,
+                  Quiet({.epochs = 2, .batch_size = 8, .shuffle = false, .steps_per_epoch = 2}));
   ASSERT_TRUE(history.ok()) << history.status();
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
@@ -122,8 +122,8 @@ TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   auto by_hand = LinearModel();
   // floor(20 * 0.75) = 15 training rows: batches 0-7, 8-14.
   auto history = fitted->Fit(
-      data.x, data.y, Quiet({.epochs = 1, .batch_size = 8, .validation_split = 0.25,
-                             .shuffle = false}));
+      data.x, data.y,
+      Quiet({.epochs = 1, .batch_size = 8, .validation_split = 0.25, .shuffle = false}));
   ASSERT_TRUE(history.ok()) << history.status();
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 15}}) {
@@ -169,8 +169,8 @@ TEST(FitTest, EarlyStoppingEndsTraining) {
   // after epoch 0 and patience 1 stops after epoch 1.
   auto stop = std::make_shared<EarlyStopping>(
       EarlyStoppingOptions{.monitor = "loss", .patience = 1, .mode = "max"});
-  auto history = model->Fit(data.x, data.y,
-                            Quiet({.epochs = 10, .batch_size = 5, .callbacks = {stop}}));
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 10, .batch_size = 5, .callbacks = {stop}}));
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_THAT(history->epochs(), ElementsAre(0, 1));
   EXPECT_EQ(stop->stopped_epoch(), 1);
@@ -181,8 +181,8 @@ TEST(FitTest, CheckpointsEveryEpochAndResumes) {
   auto model = LinearModel();
   const std::string dir = ::testing::TempDir();
   auto ckpt = std::make_shared<ModelCheckpoint>(dir + "/fit_{epoch:02d}.npz");
-  auto history = model->Fit(data.x, data.y,
-                            Quiet({.epochs = 3, .batch_size = 10, .callbacks = {ckpt}}));
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 10, .callbacks = {ckpt}}));
   ASSERT_TRUE(history.ok()) << history.status();
   for (const char* name : {"fit_01.npz", "fit_02.npz", "fit_03.npz"}) {
     EXPECT_TRUE(std::ifstream(dir + "/" + name).good()) << name;
@@ -193,8 +193,8 @@ TEST(FitTest, CheckpointsEveryEpochAndResumes) {
   EXPECT_EQ(*epoch, 2);
   EXPECT_NE(WeightValues(*model), final_weights);
   // Resuming epoch 3 from the epoch-2 checkpoint repeats the same weights.
-  auto resumed = model->Fit(data.x, data.y,
-                            Quiet({.epochs = 3, .batch_size = 10, .initial_epoch = 2}));
+  auto resumed =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 10, .initial_epoch = 2}));
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_THAT(resumed->epochs(), ElementsAre(2));
   const std::vector<double> again = WeightValues(*model);
@@ -207,8 +207,8 @@ TEST(FitTest, LearningRateSchedulerDrivesTheOptimizer) {
   auto model = LinearModel(0.1);
   auto schedule = std::make_shared<LearningRateScheduler>(
       [](int epoch, double lr) { return epoch == 0 ? lr : lr / 10; });
-  auto history = model->Fit(data.x, data.y,
-                            Quiet({.epochs = 3, .batch_size = 20, .callbacks = {schedule}}));
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 20, .callbacks = {schedule}}));
   ASSERT_TRUE(history.ok()) << history.status();
   ASSERT_EQ(history->Values("lr").size(), 3u);
   EXPECT_NEAR(history->Values("lr")[0], 0.1, 1e-7);
@@ -231,8 +231,9 @@ TEST(FitTest, TinyClassificationLearns) {
   Buffer y = Buffer::FromVector<int32_t>({64}, yv);
   Tensor in = Input({2});
   Model model(in, MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"})(in));
-  ASSERT_TRUE(model.Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.05}),
-                            "sparse_categorical_crossentropy", {"accuracy"})
+  ASSERT_TRUE(model
+                  .Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.05}),
+                           "sparse_categorical_crossentropy", {"accuracy"})
                   .ok());
   auto history = model.Fit(x, y, Quiet({.epochs = 15, .batch_size = 16, .seed = 3}));
   ASSERT_TRUE(history.ok()) << history.status();
@@ -248,8 +249,12 @@ TEST(FitTest, PrintsKerasProgressLines) {
   std::ostringstream out;
   double now = 0;
   auto history = model->Fit(data.x, data.y,
-                            {.epochs = 2, .batch_size = 8, .validation_split = 0.25,
-                             .out = &out, .terminal = false, .clock = [&] { return now += 0.5; }});
+                            {.epochs = 2,
+                             .batch_size = 8,
+                             .validation_split = 0.25,
+                             .out = &out,
+                             .terminal = false,
+                             .clock = [&] { return now += 0.5; }});
   ASSERT_TRUE(history.ok()) << history.status();
   EXPECT_THAT(out.str(),
               MatchesRegex("Epoch 1/2\n2/2 \\[==============================\\] - [0-9]+s "
@@ -267,17 +272,16 @@ TEST(FitTest, BadArgumentsAreErrors) {
   auto model = LinearModel();
   EXPECT_THAT(std::string(model->Fit(data.x, data.y, Quiet({.batch_size = 0})).status().message()),
               HasSubstr("batch_size must be > 0"));
-  EXPECT_THAT(std::string(model->Fit(data.x, data.y, Quiet({.epochs = 2, .initial_epoch = 3}))
-                              .status()
-                              .message()),
-              HasSubstr("initial_epoch must be in [0, epochs=2]"));
+  EXPECT_THAT(
+      std::string(
+          model->Fit(data.x, data.y, Quiet({.epochs = 2, .initial_epoch = 3})).status().message()),
+      HasSubstr("initial_epoch must be in [0, epochs=2]"));
   Buffer short_y = Buffer::Zeros(DType::kF32, {19, 1});
   EXPECT_THAT(std::string(model->Fit(data.x, short_y, Quiet({})).status().message()),
               HasSubstr("x has 20 rows [20,2] but y has 19 rows"));
-  EXPECT_THAT(std::string(model->Fit(data.x, data.y, Quiet({.validation_split = 0.99}))
-                              .status()
-                              .message()),
-              HasSubstr("not sufficient to split"));
+  EXPECT_THAT(
+      std::string(model->Fit(data.x, data.y, Quiet({.validation_split = 0.99})).status().message()),
+      HasSubstr("not sufficient to split"));
 }
 
 }  // namespace

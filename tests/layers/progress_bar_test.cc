@@ -65,8 +65,8 @@ TEST(ProgressBarTest, RedrawsInPlaceOnATerminal) {
   clock.now = 102.0;  // done: elapsed 2 s, (102 - 101) / 3 per step
   bar.Update(4, {{"loss", 0.7}});
   const std::string line4 = "4/4 [==============================] - 2s 333ms/step - loss: 0.4000";
-  EXPECT_EQ(out.str(), "\r" + line1 + Bs(line1.size()) + "\r" + line3 + Bs(line3.size()) +
-                           "\r" + line4 + "\n");
+  EXPECT_EQ(out.str(), "\r" + line1 + Bs(line1.size()) + "\r" + line3 + Bs(line3.size()) + "\r" +
+                           line4 + "\n");
 }
 
 TEST(ProgressBarTest, PadsAShorterRedrawWithSpaces) {
@@ -122,7 +122,7 @@ TEST(ProgressBarTest, NonStatefulValuesAreWeightedBySteps) {
   std::ostringstream out;
   ProgressBar bar(10, out, {.verbose = 1, .clock = clock.Fn()});
   clock.now = 101.0;
-  bar.Update(4, {{"loss", 1.0}});   // weight 4
+  bar.Update(4, {{"loss", 1.0}});  // weight 4
   clock.now = 102.0;
   bar.Update(10, {{"loss", 2.0}});  // weight 6: (4 + 12) / 10
   EXPECT_EQ(out.str(), "10/10 [==============================] - 2s 200ms/step - loss: 1.6000\n");
