@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <random>
+#include <string>
 
 #include "benchmark/benchmark.h"
 #include "layers/conv.h"
@@ -69,22 +70,20 @@ void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
   unsetenv("KILN_BACKEND");
 }
 
-BENCHMARK_CAPTURE(BM_TrainStep, jit / convnet, "jit", true)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, interp / convnet, "interp", true)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(2.0);
-BENCHMARK_CAPTURE(BM_TrainStep, jit / mlp, "jit", false)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(1.0);
-BENCHMARK_CAPTURE(BM_TrainStep, interp / mlp, "interp", false)
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime()
-    ->MinTime(1.0);
+// Registered by hand so the names read BM_TrainStep/<backend>/<model>.
+const bool kRegistered = [] {
+  for (const char* backend : {"jit", "interp"}) {
+    for (bool convnet : {true, false}) {
+      const std::string name =
+          std::string("BM_TrainStep/") + backend + (convnet ? "/convnet" : "/mlp");
+      benchmark::RegisterBenchmark(name.c_str(), BM_TrainStep, backend, convnet)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->MinTime(convnet ? 2.0 : 1.0);
+    }
+  }
+  return true;
+}();
 
 }  // namespace
 }  // namespace kiln
