@@ -1,13 +1,14 @@
-// BM_TrainStep/<backend>/<model>: one whole compiled training step
+// BM_TrainStep/<backend>/convnet: one whole compiled training step
 // (Model::TrainOnBatch: forward in training mode, loss, gradients, Adam
 // update in place) at batch 100 on random data, for the fashion_mnist
-// convnet and a 784-512-512-10 MLP. The first step (which compiles) runs
-// before timing. bench/compare_training.py puts these beside PyTorch.
-#include <cstdlib>
+// convnet (the MLP's BM_TrainStep/<backend>/mlp is in train_bench.cc). The
+// first step (which compiles) runs before timing. bench/compare_training.py
+// puts both beside PyTorch.
 #include <memory>
 #include <random>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "layers/conv.h"
 #include "layers/dense.h"
@@ -35,24 +36,16 @@ std::unique_ptr<Model> Convnet() {
   return std::make_unique<Model>(x, MakeLayer<Dense>(10)(h));
 }
 
-std::unique_ptr<Model> Mlp() {
-  Tensor x = Input({784});
-  Tensor h = MakeLayer<Dense>(512, DenseOptions{.activation = "relu"})(x);
-  h = MakeLayer<Dense>(512, DenseOptions{.activation = "relu"})(h);
-  return std::make_unique<Model>(x, MakeLayer<Dense>(10)(h));
-}
-
-void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
-  setenv("KILN_BACKEND", backend, 1);  // read when the step compiles
-  std::unique_ptr<Model> model = convnet ? Convnet() : Mlp();
+void BM_TrainStep(benchmark::State& state, Backend backend) {
+  std::unique_ptr<Model> model = Convnet();
   absl::Status compiled = model->Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 1e-3}),
-                                         SparseCategoricalCrossentropy(/*from_logits=*/true));
+                                         SparseCategoricalCrossentropy(/*from_logits=*/true), {},
+                                         CompileOptions{.backend = backend});
   if (!compiled.ok()) {
     state.SkipWithError(std::string(compiled.message()).c_str());
     return;
   }
-  Buffer x = convnet ? Buffer(DType::kF32, Shape{kBatch, 28, 28, 1})
-                     : Buffer(DType::kF32, Shape{kBatch, 784});
+  Buffer x(DType::kF32, Shape{kBatch, 28, 28, 1});
   Buffer y(DType::kI32, Shape{kBatch});
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> pixel(0, 1);
@@ -67,20 +60,16 @@ void BM_TrainStep(benchmark::State& state, const char* backend, bool convnet) {
     benchmark::DoNotOptimize(logs);
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
-  unsetenv("KILN_BACKEND");
 }
 
-// Registered by hand so the names read BM_TrainStep/<backend>/<model>.
+// Registered by hand so the names read BM_TrainStep/<backend>/convnet.
 const bool kRegistered = [] {
-  for (const char* backend : {"jit", "interp"}) {
-    for (bool convnet : {true, false}) {
-      const std::string name =
-          std::string("BM_TrainStep/") + backend + (convnet ? "/convnet" : "/mlp");
-      benchmark::RegisterBenchmark(name.c_str(), BM_TrainStep, backend, convnet)
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->MinTime(convnet ? 2.0 : 1.0);
-    }
+  for (Backend backend : {Backend::kJit, Backend::kInterp}) {
+    const std::string name = absl::StrCat("BM_TrainStep/", BackendName(backend), "/convnet");
+    benchmark::RegisterBenchmark(name.c_str(), BM_TrainStep, backend)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinTime(2.0);
   }
   return true;
 }();

@@ -182,13 +182,13 @@ void JitProgram::PlanInPlaceUpdates(const std::vector<int>& first, std::vector<i
     bool in_place = first[s] >= 0 && slot_output_[s] < 0 && slot_update_[s] < 0 &&
                     !IsFed(value) && HeldValue(value) == nullptr;
     if (in_place && variable >= 0 && last[variable] >= first[s]) {
-      // The writing step also reads the old value: safe only when it reads
-      // element i just before writing element i.
+      // The writing step also reads the old value: safe only for an
+      // elementwise loop over the variable's shape, which reads element i
+      // only, and loads every input of a vector step before storing.
       const Step& step = steps_[first[s]];
       const KernelGroup& group = plan_.groups[step.group];
       in_place = last[variable] == first[s] && step.kernel != nullptr &&
-                 group.outputs.size() == 1 &&
-                 g.node(group.outputs[0]).type == g.node(slot_node_[variable]).type;
+                 g.node(group.root).type == g.node(slot_node_[variable]).type;
       for (NodeId id : group.nodes) {
         const FusionKind kind = g.node(id).op->fusion;
         in_place = in_place && (kind == FusionKind::kElementwise || kind == FusionKind::kSource);

@@ -11,9 +11,9 @@
 // Updates: the last graph outputs may be new values of variables, written
 // into the variables' buffers. A new value goes straight into its
 // variable's buffer when nothing reads the old value after the step that
-// computes it (or that step is an elementwise kernel with one output, which
-// reads each element before writing it); otherwise it is computed apart and
-// copied at the end of the run.
+// computes it (or that step is an elementwise loop over the variable's
+// shape, which loads element i, and all its inputs, before storing it);
+// otherwise it is computed apart and copied at the end of the run.
 //
 //   KILN_ASSIGN_OR_RETURN(auto program, JitProgram::Build(specialized_graph, pool));
 //   KILN_ASSIGN_OR_RETURN(std::vector<Buffer> out, program->Run(feeds));

@@ -3,11 +3,17 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "ops/ops.h"
 
 namespace kiln {
 namespace {
+
+// Per graph: probability node -> (logits node, kind).
+struct RecordedLogits {
+  absl::flat_hash_map<NodeId, std::pair<NodeId, ProbabilityKind>> by_output;
+};
 
 // tf.keras rejects softmax over a 1-D tensor (spec section 6).
 Tensor SoftmaxActivation(const Tensor& x) {
@@ -17,7 +23,15 @@ Tensor SoftmaxActivation(const Tensor& x) {
                        "cannot apply softmax to a tensor that is 1-D, got ",
                        x.shape().ToString())));
   }
-  return Softmax(x, -1);
+  Tensor p = Softmax(x, -1);
+  RecordLogits(p, x, ProbabilityKind::kSoftmax);
+  return p;
+}
+
+Tensor SigmoidActivation(const Tensor& x) {
+  Tensor p = Sigmoid(x);
+  RecordLogits(p, x, ProbabilityKind::kSigmoid);
+  return p;
 }
 
 }  // namespace
@@ -27,7 +41,7 @@ absl::StatusOr<Activation> ActivationByName(absl::string_view name) {
       {"", [](const Tensor& x) { return x; }},
       {"linear", [](const Tensor& x) { return x; }},
       {"relu", [](const Tensor& x) { return Relu(x); }},
-      {"sigmoid", [](const Tensor& x) { return Sigmoid(x); }},
+      {"sigmoid", SigmoidActivation},
       {"tanh", [](const Tensor& x) { return Tanh(x); }},
       {"softmax", SoftmaxActivation},
       {"softplus", [](const Tensor& x) { return Softplus(x); }},
@@ -50,6 +64,23 @@ absl::StatusOr<Activation> ActivationByName(absl::string_view name) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown activation function: '", name, "'"));
+}
+
+void RecordLogits(const Tensor& probabilities, const Tensor& logits, ProbabilityKind kind) {
+  if (!probabilities.ok() || !logits.ok() || probabilities.graph() != logits.graph() ||
+      !(probabilities.node().type == logits.node().type)) {
+    return;
+  }
+  probabilities.graph()->Attachment<RecordedLogits>().by_output[probabilities.id()] = {
+      logits.id(), kind};
+}
+
+Tensor LogitsOf(const Tensor& probabilities, ProbabilityKind kind) {
+  if (!probabilities.ok()) return Tensor();
+  const auto& recorded = probabilities.graph()->Attachment<RecordedLogits>().by_output;
+  auto it = recorded.find(probabilities.id());
+  if (it == recorded.end() || it->second.second != kind) return Tensor();
+  return probabilities.graph()->tensor(it->second.first);
 }
 
 }  // namespace kiln

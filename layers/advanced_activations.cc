@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
+#include "layers/activations.h"
 #include "layers/keras_object.h"
 #include "layers/layer_args.h"
 #include "nlohmann/json.hpp"
@@ -159,7 +160,12 @@ absl::StatusOr<Tensor> SoftmaxLayer::Call(absl::Span<const Tensor> inputs,
     // Masked positions (false) get a large negative: about 0 probability.
     x = x + (1.0 - Cast(ctx.masks[0], DType::kF32)) * -1e9;
   }
-  if (axes.size() == 1) return Softmax(x, axes[0]);
+  if (axes.size() == 1) {
+    Tensor p = Softmax(x, axes[0]);
+    // Over the last axis, a crossentropy can use x (TF 2.x finds the Softmax op).
+    if (axes[0] == x.rank() - 1) RecordLogits(p, x, ProbabilityKind::kSoftmax);
+    return p;
+  }
   return Exp(x - LogSumExp(x, axes, /*keepdims=*/true));
 }
 

@@ -8,12 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "layers/keras_object.h"
+#include "layers/learning_rate_schedule_internal.h"
 #include "ops/ops.h"
 
 namespace kiln {
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 // step / steps, floored with staircase.
 Tensor Progress(const Tensor& step, double steps, bool staircase) {
@@ -21,40 +20,26 @@ Tensor Progress(const Tensor& step, double steps, bool staircase) {
   return staircase ? Floor(p) : p;
 }
 
-class Exponential : public LearningRateSchedule {
+// ExponentialDecay and InverseTimeDecay: a function of step / decay_steps.
+class DecayOverSteps : public LearningRateSchedule {
  public:
-  Exponential(double lr, double steps, double rate, bool staircase)
-      : lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
+  enum class Kind { kExponential, kInverseTime };
+  DecayOverSteps(Kind kind, double lr, double steps, double rate, bool staircase)
+      : kind_(kind), lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
   Tensor operator()(const Tensor& step) const override {
-    return lr_ * Pow(ScalarLike(step, rate_), Progress(step, steps_, staircase_));
+    Tensor progress = Progress(step, steps_, staircase_);
+    if (kind_ == Kind::kExponential) return lr_ * Pow(ScalarLike(step, rate_), progress);
+    return lr_ / (1.0 + rate_ * progress);
   }
   nlohmann::json GetConfig() const override {
-    return {{"class_name", "ExponentialDecay"},
+    return {{"class_name", kind_ == Kind::kExponential ? "ExponentialDecay" : "InverseTimeDecay"},
             {"config",
              {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"decay_rate", rate_},
               {"staircase", staircase_}, {"name", nullptr}}}};
   }
 
  private:
-  double lr_, steps_, rate_;
-  bool staircase_;
-};
-
-class InverseTime : public LearningRateSchedule {
- public:
-  InverseTime(double lr, double steps, double rate, bool staircase)
-      : lr_(lr), steps_(steps), rate_(rate), staircase_(staircase) {}
-  Tensor operator()(const Tensor& step) const override {
-    return lr_ / (1.0 + rate_ * Progress(step, steps_, staircase_));
-  }
-  nlohmann::json GetConfig() const override {
-    return {{"class_name", "InverseTimeDecay"},
-            {"config",
-             {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"decay_rate", rate_},
-              {"staircase", staircase_}, {"name", nullptr}}}};
-  }
-
- private:
+  Kind kind_;
   double lr_, steps_, rate_;
   bool staircase_;
 };
@@ -88,25 +73,6 @@ class Piecewise : public LearningRateSchedule {
   std::vector<double> boundaries_, values_;
 };
 
-class Cosine : public LearningRateSchedule {
- public:
-  Cosine(double lr, double steps, double alpha) : lr_(lr), steps_(steps), alpha_(alpha) {}
-  Tensor operator()(const Tensor& step) const override {
-    Tensor fraction = Minimum(step, ScalarLike(step, steps_)) / steps_;
-    Tensor cosine = (1.0 + CosineOnHalfTurn(fraction * kPi)) * 0.5;
-    return lr_ * ((1.0 - alpha_) * cosine + alpha_);
-  }
-  nlohmann::json GetConfig() const override {
-    return {{"class_name", "CosineDecay"},
-            {"config",
-             {{"initial_learning_rate", lr_}, {"decay_steps", steps_}, {"alpha", alpha_},
-              {"name", nullptr}}}};
-  }
-
- private:
-  double lr_, steps_, alpha_;
-};
-
 absl::StatusOr<std::vector<double>> NumberList(KerasArgs& args, absl::string_view key) {
   nlohmann::json raw = args.Raw(key);
   if (!raw.is_array()) return args.ArgError(key, "must be a list of numbers");
@@ -120,32 +86,16 @@ absl::StatusOr<std::vector<double>> NumberList(KerasArgs& args, absl::string_vie
 
 }  // namespace
 
-Tensor CosineOnHalfTurn(const Tensor& x) {
-  // cos(x) = -sin(y), y = x - pi/2 in [-pi/2, pi/2]: Taylor terms to y^15.
-  Tensor y = x - kPi / 2;
-  Tensor y2 = y * y;
-  double coefficient = 1;
-  std::vector<double> c;  // 1, -1/3!, 1/5!, ...
-  for (int k = 0; k < 8; ++k) {
-    c.push_back(coefficient);
-    coefficient = -coefficient / ((2 * k + 2) * (2 * k + 3));
-  }
-  Tensor poly = ScalarLike(x, c.back());
-  for (size_t k = c.size() - 1; k-- > 0;) poly = poly * y2 + c[k];
-  return -(y * poly);
-}
-
 SchedulePtr ExponentialDecay(double lr, double decay_steps, double decay_rate, bool staircase) {
-  return std::make_shared<Exponential>(lr, decay_steps, decay_rate, staircase);
+  return std::make_shared<DecayOverSteps>(DecayOverSteps::Kind::kExponential, lr, decay_steps,
+                                          decay_rate, staircase);
 }
 SchedulePtr InverseTimeDecay(double lr, double decay_steps, double decay_rate, bool staircase) {
-  return std::make_shared<InverseTime>(lr, decay_steps, decay_rate, staircase);
+  return std::make_shared<DecayOverSteps>(DecayOverSteps::Kind::kInverseTime, lr, decay_steps,
+                                          decay_rate, staircase);
 }
 SchedulePtr PiecewiseConstantDecay(std::vector<double> boundaries, std::vector<double> values) {
   return std::make_shared<Piecewise>(std::move(boundaries), std::move(values));
-}
-SchedulePtr CosineDecay(double lr, double decay_steps, double alpha) {
-  return std::make_shared<Cosine>(lr, decay_steps, alpha);
 }
 
 absl::StatusOr<SchedulePtr> ScheduleFromConfig(const nlohmann::json& config) {
@@ -173,15 +123,12 @@ absl::StatusOr<SchedulePtr> ScheduleFromConfig(const nlohmann::json& config) {
       return args.Error("expected one more value than boundaries");
     }
     schedule = PiecewiseConstantDecay(std::move(boundaries), std::move(values));
-  } else if (kind == "CosineDecay") {
-    KILN_ASSIGN_OR_RETURN(double lr, args.Number("initial_learning_rate", 0.0));
-    KILN_ASSIGN_OR_RETURN(double steps, args.Number("decay_steps", 0.0));
-    KILN_ASSIGN_OR_RETURN(double alpha, args.Number("alpha", 0.0));
-    if (!(steps > 0)) return args.ArgError("decay_steps", "must be positive");
-    schedule = CosineDecay(lr, steps, alpha);
+  } else if (kind == "CosineDecay" || kind == "CosineDecayRestarts" || kind == "PolynomialDecay") {
+    KILN_ASSIGN_OR_RETURN(schedule, DecayScheduleFromConfig(kind, args));
   } else {
     return args.Error("unknown schedule (expected ExponentialDecay, InverseTimeDecay, "
-                      "PiecewiseConstantDecay or CosineDecay)");
+                      "PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts or "
+                      "PolynomialDecay)");
   }
   KILN_RETURN_IF_ERROR(args.CheckNoneLeft());
   return schedule;

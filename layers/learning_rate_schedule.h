@@ -9,7 +9,11 @@
 //   ExponentialDecay:       lr0 * rate^(step / steps)          (floor with staircase)
 //   InverseTimeDecay:       lr0 / (1 + rate * step / steps)    (floor with staircase)
 //   PiecewiseConstantDecay: values[i] for boundaries[i-1] < step <= boundaries[i]
-//   CosineDecay:            lr0 * ((1 - alpha) * (1 + cos(pi * min(step, steps) / steps)) / 2 + alpha)
+//   CosineDecay:            lr0 * ((1 - alpha) * (1 + cos(pi * min(step, steps) / steps)) / 2 + alpha),
+//                           after an optional linear warmup from lr0 to warmup_target
+//   CosineDecayRestarts:    cosine periods first_decay_steps * t_mul^i, scaled by m_mul^i
+//   PolynomialDecay:        (lr0 - end) * (1 - min(step, steps) / steps)^power + end
+//   (formulas in full: learning_rate_schedule_decay.cc)
 //
 // Config round trip: ScheduleFromConfig reads {"class_name": "ExponentialDecay",
 // "config": {...}} as tf.keras writes it; GetConfig writes it back.
@@ -17,6 +21,7 @@
 #define KILN_LAYERS_LEARNING_RATE_SCHEDULE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,7 +47,17 @@ SchedulePtr InverseTimeDecay(double initial_learning_rate, double decay_steps, d
                              bool staircase = false);
 // values.size() must be boundaries.size() + 1 (else the rate is a graph error).
 SchedulePtr PiecewiseConstantDecay(std::vector<double> boundaries, std::vector<double> values);
-SchedulePtr CosineDecay(double initial_learning_rate, double decay_steps, double alpha = 0.0);
+// With warmup_target (TF 2.13+), the rate first rises linearly from
+// initial_learning_rate to warmup_target over warmup_steps, then decays
+// from warmup_target over decay_steps.
+SchedulePtr CosineDecay(double initial_learning_rate, double decay_steps, double alpha = 0.0,
+                        std::optional<double> warmup_target = std::nullopt,
+                        double warmup_steps = 0);
+SchedulePtr CosineDecayRestarts(double initial_learning_rate, double first_decay_steps,
+                                double t_mul = 2.0, double m_mul = 1.0, double alpha = 0.0);
+SchedulePtr PolynomialDecay(double initial_learning_rate, double decay_steps,
+                            double end_learning_rate = 0.0001, double power = 1.0,
+                            bool cycle = false);
 
 absl::StatusOr<SchedulePtr> ScheduleFromConfig(const nlohmann::json& config);
 

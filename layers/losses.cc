@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "layers/activations.h"
 #include "layers/losses_internal.h"
 #include "ops/ops.h"
 
@@ -54,7 +55,58 @@ Tensor Loss::PerSample(const Tensor& y_true, const Tensor& y_pred, SourceLoc loc
 }
 
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, SourceLoc loc) const {
+  return Reduce(PerSample(y_true, y_pred, loc));
+}
+
+namespace {
+
+// Keras' squeeze_or_expand_dimensions for sample weights: a trailing 1 goes
+// when the weights have one more axis; then their dims must lead the
+// per-sample dims. Returns the weight dims to use.
+absl::StatusOr<std::vector<int64_t>> WeightDims(const TensorType& weight,
+                                                const Shape& per_sample) {
+  std::vector<int64_t> dims = weight.shape.dims();
+  if (dims.size() == static_cast<size_t>(per_sample.rank()) + 1 && dims.back() == 1) {
+    dims.pop_back();
+  }
+  bool fits = IsFloat(weight.dtype) && dims.size() <= static_cast<size_t>(per_sample.rank());
+  for (size_t i = 0; fits && i < dims.size(); ++i) {
+    fits = dims[i] == per_sample.dim(i) || (i > 0 && dims[i] == 1);  // 1 broadcasts
+  }
+  if (!fits) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected float sample weights of shape [N], [N,1] or the per-sample loss shape ",
+        per_sample.ToString(), ", got ", weight.ToString()));
+  }
+  return dims;
+}
+
+}  // namespace
+
+Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight,
+                        SourceLoc loc) const {
   Tensor per_sample = PerSample(y_true, y_pred, loc);
+  if (!per_sample.ok() || !sample_weight.defined()) return Reduce(per_sample);
+  if (!sample_weight.ok()) return sample_weight;
+  absl::StatusOr<std::vector<int64_t>> dims =
+      WeightDims(sample_weight.node().type, per_sample.shape());
+  if (!dims.ok()) return per_sample.graph()->Fail(name_, dims.status(), loc);
+  dims->resize(per_sample.rank(), 1);  // broadcasts over the remaining axes
+  Tensor weight = Reshape(sample_weight, Shape(*dims));
+  if (weight.dtype() != per_sample.dtype()) weight = Cast(weight, per_sample.dtype());
+  return Reduce(per_sample * weight);
+}
+
+absl::Status Loss::CheckSampleWeight(const TensorType& sample_weight,
+                                     const TensorType& y_pred) const {
+  std::vector<int64_t> dims = y_pred.shape.dims();
+  if (!dims.empty()) dims.pop_back();
+  absl::StatusOr<std::vector<int64_t>> fits = WeightDims(sample_weight, Shape(dims));
+  if (fits.ok()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat("[", name_, "] ", fits.status().message()));
+}
+
+Tensor Loss::Reduce(const Tensor& per_sample) const {
   if (!per_sample.ok() || reduction_ == Reduction::kNone || per_sample.rank() == 0) {
     return per_sample;
   }
@@ -107,7 +159,17 @@ absl::StatusOr<std::pair<Tensor, Tensor>> MatchLabels(Tensor y_true, Tensor y_pr
     return s;
   }
   auto [squeeze_true, squeeze_pred] = Squeezes(y_true.node().type, y_pred.node().type);
-  if (squeeze_pred) y_pred = Reshape(y_pred, DropLast(y_pred.node().type).shape);
+  if (squeeze_pred) {
+    const Shape squeezed = DropLast(y_pred.node().type).shape;
+    Tensor probabilities = Reshape(y_pred, squeezed);
+    // A sigmoid is elementwise, so its logits follow the squeeze (a softmax
+    // over the squeezed axis would not).
+    Tensor logits = LogitsOf(y_pred, ProbabilityKind::kSigmoid);
+    if (logits.defined()) {
+      RecordLogits(probabilities, Reshape(logits, squeezed), ProbabilityKind::kSigmoid);
+    }
+    y_pred = probabilities;
+  }
   if (squeeze_true) y_true = Reshape(y_true, DropLast(y_true.node().type).shape);
   if (y_true.dtype() != y_pred.dtype()) y_true = Cast(y_true, y_pred.dtype());
   return std::make_pair(y_true, y_pred);

@@ -6,8 +6,9 @@
 //
 //   Loss loss = CategoricalCrossentropy({.from_logits = true});
 //   Tensor objective = loss(labels, logits);      // f32 scalar
+//   Tensor weighted = loss(labels, logits, sample_weight);  // Keras' sample_weight
 //   KILN_ASSIGN_OR_RETURN(Loss mse, LossFromName("mse"));
-//   model.Compile(Adam(), "sparse_categorical_crossentropy");  // by name
+//   model.Compile(std::make_shared<Adam>(), "sparse_categorical_crossentropy");  // by name
 //
 // As in Keras, y_true is cast to y_pred's dtype and a trailing axis of size
 // 1 on either side is squeezed when the ranks differ by one; otherwise the
@@ -15,7 +16,10 @@
 // f32[N,3], got f32[N,4]", recorded in the graph like an op error).
 // Probabilities are clipped to [1e-7, 1 - 1e-7] (Keras epsilon) where Keras
 // clips them; losses on logits use log-softmax and |x|-based forms, which do
-// not overflow. Sparse categorical crossentropy takes integer class labels
+// not overflow. As in tf.keras 2.x, a crossentropy on probabilities that a
+// "softmax"/"sigmoid" activation (or a Softmax layer over the last axis)
+// produced computes from that activation's logits instead (LogitsOf in
+// layers/activations.h): a confidently wrong prediction keeps its gradient. Sparse categorical crossentropy takes integer class labels
 // (y_pred's shape without the class axis, or with it of size 1).
 #ifndef KILN_LAYERS_LOSSES_H_
 #define KILN_LAYERS_LOSSES_H_
@@ -58,6 +62,13 @@ class Loss {
   // The reduced loss (a scalar, or per sample for Reduction::kNone).
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred,
                     SourceLoc loc = SourceLoc::current()) const;
+  // The reduced loss with each per-sample value multiplied by its weight
+  // (Keras' sample_weight): `sample_weight` is [N] or [N,1] or the
+  // per-sample shape (a prefix of it broadcasts over the rest), cast to the
+  // loss's dtype; sum_over_batch_size divides the weighted sum by the
+  // number of per-sample values, not by the sum of the weights.
+  Tensor operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight,
+                    SourceLoc loc = SourceLoc::current()) const;
   // The loss of each sample: y_pred's shape without its last axis.
   Tensor PerSample(const Tensor& y_true, const Tensor& y_pred,
                    SourceLoc loc = SourceLoc::current()) const;
@@ -65,6 +76,9 @@ class Loss {
   // Whether labels of type `y_true` fit predictions of type `y_pred`
   // (checked on types, nothing is built): the error of PerSample, if any.
   absl::Status CheckLabels(const TensorType& y_true, const TensorType& y_pred) const;
+  // Whether sample weights of type `sample_weight` fit the per-sample
+  // losses of predictions `y_pred` (y_pred's shape without its last axis).
+  absl::Status CheckSampleWeight(const TensorType& sample_weight, const TensorType& y_pred) const;
 
   bool defined() const { return per_sample_ != nullptr; }
   const absl::Status& status() const { return status_; }
@@ -75,6 +89,8 @@ class Loss {
   bool sparse_labels() const { return sparse_labels_; }
 
  private:
+  Tensor Reduce(const Tensor& per_sample) const;
+
   std::string name_;
   PerSampleFn per_sample_;
   Reduction reduction_ = Reduction::kSumOverBatchSize;

@@ -7,10 +7,15 @@
 //   sparse:       on probabilities, logits = log(clip(p)); -log_softmax(logits)[label]
 //
 // where clip is to [eps, 1 - eps], eps = 1e-7, and label smoothing first
-// moves t towards 1/2 (binary) or 1/classes (categorical).
+// moves t towards 1/2 (binary) or 1/classes (categorical). As in tf.keras
+// 2.x (`_keras_logits`), probabilities that a "sigmoid" or "softmax"
+// activation produced are not clipped: the loss uses the logits formula on
+// that activation's input, so a confidently wrong prediction (p < eps)
+// still has the full gradient.
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "layers/activations.h"
 #include "layers/losses.h"
 #include "layers/losses_internal.h"
 #include "ops/ops.h"
@@ -29,6 +34,15 @@ Tensor SignedLabels(const Tensor& t) {
   for (int i = 0; i < t.rank(); ++i) all.push_back(i);
   Tensor all_binary = ReduceMin(is_binary, all);  // 1 or 0
   return t + all_binary * (t - 1.0);               // 2t - 1 when all binary
+}
+
+// max(x, 0) - x t + log(1 + exp(-|x|)), one condition for both kinks so the
+// gradient at x = 0 is right.
+Tensor BinaryCrossentropyOnLogits(const Tensor& t, const Tensor& x) {
+  Tensor nonneg = GreaterEqual(x, ScalarLike(x, 0.0));
+  Tensor relu = Select(nonneg, x, ScalarLike(x, 0.0));
+  Tensor neg_abs = Select(nonneg, -x, x);
+  return relu - x * t + Log1p(Exp(neg_abs));
 }
 
 }  // namespace
@@ -71,12 +85,9 @@ Loss BinaryCrossentropy(CrossentropyOptions options) {
       [options](const Tensor& t_in, const Tensor& p) {
         const double smoothing = options.label_smoothing;
         Tensor t = smoothing > 0 ? t_in * (1.0 - smoothing) + 0.5 * smoothing : t_in;
-        if (options.from_logits) {
-          // One condition for both kinks, so the gradient at x = 0 is right.
-          Tensor nonneg = GreaterEqual(p, ScalarLike(p, 0.0));
-          Tensor relu = Select(nonneg, p, ScalarLike(p, 0.0));
-          Tensor neg_abs = Select(nonneg, -p, p);
-          return MeanLastAxis(relu - p * t + Log1p(Exp(neg_abs)));
+        if (options.from_logits) return MeanLastAxis(BinaryCrossentropyOnLogits(t, p));
+        if (Tensor x = LogitsOf(p, ProbabilityKind::kSigmoid); x.defined()) {
+          return MeanLastAxis(BinaryCrossentropyOnLogits(t, x));
         }
         Tensor q = ClipProbabilities(p);
         Tensor log_likelihood =
@@ -95,6 +106,9 @@ Loss CategoricalCrossentropy(CrossentropyOptions options) {
         const double classes = static_cast<double>(p.shape().dim(last));
         Tensor t = smoothing > 0 ? t_in * (1.0 - smoothing) + smoothing / classes : t_in;
         if (options.from_logits) return -SumLastAxis(t * LogSoftmax(p, last));
+        if (Tensor x = LogitsOf(p, ProbabilityKind::kSoftmax); x.defined()) {
+          return -SumLastAxis(t * LogSoftmax(x, last));
+        }
         Tensor q = ClipProbabilities(p / SumLastAxis(p, /*keepdims=*/true));
         return -SumLastAxis(t * Log(q));
       },
@@ -110,7 +124,8 @@ Loss SparseCategoricalCrossentropy(bool from_logits, Reduction reduction) {
           return p.graph()->Fail("sparse_categorical_crossentropy", labels.status());
         }
         const int64_t last = p.rank() - 1;
-        Tensor logits = from_logits ? p : Log(ClipProbabilities(p));
+        Tensor logits = from_logits ? p : LogitsOf(p, ProbabilityKind::kSoftmax);
+        if (!logits.defined()) logits = Log(ClipProbabilities(p));
         return -Gather(LogSoftmax(logits, last), *labels, last);
       },
       reduction, /*sparse_labels=*/true);

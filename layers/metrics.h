@@ -4,7 +4,7 @@
 //
 //   Metric accuracy = "accuracy";        // picks its variant from the shapes
 //   Tensor batch_accuracy = accuracy(labels, probabilities);
-//   model.Compile(Adam(), "sparse_categorical_crossentropy", {"accuracy", "mse"});
+//   model.Compile(std::make_shared<Adam>(), "sparse_categorical_crossentropy", {"accuracy", "mse"});
 //
 // Names resolve as in Keras' compile: "accuracy"/"acc" become binary
 // accuracy when y_pred's last axis is 1, sparse categorical accuracy when

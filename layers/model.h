@@ -16,6 +16,15 @@
 //   KILN_RETURN_IF_ERROR(model.Compile(std::make_shared<Adam>(), "mse", {"mae"}));
 //   KILN_ASSIGN_OR_RETURN(Logs logs, model.TrainOnBatch(x_batch, y_batch));
 //   // logs: {{"loss", 0.41}, {"mae", 0.52}}
+//   logs = *model.TrainOnBatch(x_batch, y_batch, {.sample_weight = &w});   // or .class_weight
+//
+//   // Two outputs (layers "value" and "label"): a loss, weight and metrics each.
+//   model.Compile(adam, {{"value", {.loss = "mse", .loss_weight = 0.5}},
+//                        {"label", {.loss = "sparse_categorical_crossentropy",
+//                                   .metrics = {"accuracy"}}}});
+//   const Buffer* labels[] = {&values, &classes};
+//   logs = *model.TrainOnBatch(inputs, labels);
+//   // {"loss", ...}, {"value_loss", ...}, {"label_loss", ...}, {"label_accuracy", ...}
 //
 // A model is a view of the graph its tensors live in: it records which layer
 // calls lead from its inputs to its outputs (several inputs and outputs,
@@ -27,9 +36,11 @@
 #define KILN_LAYERS_MODEL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -55,6 +66,30 @@ struct ArrayData;  // layers/fit_data.h
 struct CompileOptions {
   std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
   int num_threads = 0;             // 0: KILN_NUM_THREADS, else all cores
+};
+
+// The training setup of one output (Compile of a multi-output model).
+struct OutputTraining {
+  Loss loss;                 // empty: the output is not trained and needs no labels
+  double loss_weight = 1.0;  // its factor in "loss" ("<output>_loss" is unweighted)
+  std::vector<Metric> metrics;
+};
+
+// Keras' sample_weight and class_weight of train_on_batch / test_on_batch.
+// The losses weigh each sample's value (sum_over_batch_size still divides by
+// the number of samples, as Keras does); metrics are not weighted (Keras'
+// `metrics`, not `weighted_metrics`).
+struct BatchWeights {
+  // Float, [N] or [N,1], or the per-sample loss shape ([N,T] for [N,T,C]
+  // predictions); applies to every output. Null: all ones.
+  const Buffer* sample_weight = nullptr;
+  // Class index -> weight, with keys 0..K-1 (single-output models): each
+  // sample's weight is multiplied by the weight of its class, read from the
+  // labels (class indices, or the argmax of one-hot rows).
+  std::map<int64_t, double> class_weight;
+  // Instead of sample_weight, one buffer (or null: all ones) per output,
+  // Keras' list of sample weights for a multi-output model.
+  std::vector<const Buffer*> output_sample_weights;
 };
 
 struct PredictOptions {
@@ -126,11 +161,25 @@ class Model {
 
   // ---- Training (layers/model_training.cc) ----
 
-  // Sets the optimizer, loss and metrics of TrainOnBatch and TestOnBatch
-  // (a single-output model). Errors: the model's status, a missing
-  // optimizer, an unknown loss or metric name, a bad optimizer argument.
+  // Sets the optimizer, loss and metrics of TrainOnBatch and TestOnBatch.
+  // On a multi-output model the loss and metrics apply to every output (as
+  // in Keras). Errors: the model's status, a missing optimizer, an unknown
+  // loss or metric name, a bad optimizer argument.
   absl::Status Compile(std::shared_ptr<Optimizer> optimizer, Loss loss,
                        std::vector<Metric> metrics = {}, CompileOptions options = {});
+  // One entry per output, in outputs() order (Keras' loss=[...],
+  // loss_weights=[...], metrics=[[...], ...]).
+  absl::Status Compile(std::shared_ptr<Optimizer> optimizer, std::vector<OutputTraining> outputs,
+                       CompileOptions options = {});
+  // By output name (output_names(), like Keras' dicts); an output left out
+  // is not trained. (A list of pairs, not a map: a braced list of
+  // OutputTraining would otherwise be ambiguous.)
+  absl::Status Compile(std::shared_ptr<Optimizer> optimizer,
+                       std::vector<std::pair<std::string, OutputTraining>> outputs,
+                       CompileOptions options = {});
+  // Keras' model.output_names: the name of the layer that makes each output
+  // ("output_<i>" when a plain op makes it).
+  std::vector<std::string> output_names() const;
   bool compiled() const;
   // The optimizer set by Compile (null before).
   const std::shared_ptr<Optimizer>& optimizer() const;
@@ -140,12 +189,26 @@ class Model {
   // weight constraints, as one compiled program (per label type; each batch
   // size is specialized once) that updates the weights and the optimizer
   // state in place. Dropout masks are keyed by the optimizer's iterations.
-  // Returns the batch's loss and metrics, computed before the update.
-  absl::StatusOr<Logs> TrainOnBatch(absl::Span<const Buffer* const> x, const Buffer& y);
-  absl::StatusOr<Logs> TrainOnBatch(const Buffer& x, const Buffer& y);
+  // Returns the batch's loss and metrics, computed before the update: "loss"
+  // (the loss-weighted sum over the outputs, plus the regularization), then
+  // with several outputs "<output>_loss" for each trained output, then the
+  // metrics ("<output>_<metric>" with several outputs).
+  absl::StatusOr<Logs> TrainOnBatch(absl::Span<const Buffer* const> x, const Buffer& y,
+                                    const BatchWeights& weights = {});
+  absl::StatusOr<Logs> TrainOnBatch(const Buffer& x, const Buffer& y,
+                                    const BatchWeights& weights = {});
+  // One label buffer per output (null for an output without a loss).
+  absl::StatusOr<Logs> TrainOnBatch(absl::Span<const Buffer* const> x,
+                                    absl::Span<const Buffer* const> y,
+                                    const BatchWeights& weights = {});
   // The loss and metrics of a batch in inference mode; nothing changes.
-  absl::StatusOr<Logs> TestOnBatch(absl::Span<const Buffer* const> x, const Buffer& y);
-  absl::StatusOr<Logs> TestOnBatch(const Buffer& x, const Buffer& y);
+  absl::StatusOr<Logs> TestOnBatch(absl::Span<const Buffer* const> x, const Buffer& y,
+                                   const BatchWeights& weights = {});
+  absl::StatusOr<Logs> TestOnBatch(const Buffer& x, const Buffer& y,
+                                   const BatchWeights& weights = {});
+  absl::StatusOr<Logs> TestOnBatch(absl::Span<const Buffer* const> x,
+                                   absl::Span<const Buffer* const> y,
+                                   const BatchWeights& weights = {});
 
   // ---- Fit and Evaluate (layers/fit.h, layers/fit.cc) ----
 
@@ -198,8 +261,10 @@ class Model {
                                            absl::string_view what) const;
   struct TrainingSetup;
   absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options);
+  absl::Status CompileOutputs(std::shared_ptr<Optimizer> optimizer,
+                              std::vector<OutputTraining> outputs, CompileOptions options);
   absl::StatusOr<Logs> RunBatch(bool training, absl::Span<const Buffer* const> x,
-                                const Buffer& y);
+                                absl::Span<const Buffer* const> y, const BatchWeights& weights);
 
   std::string name_;
   bool sequential_ = false;

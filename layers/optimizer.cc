@@ -46,14 +46,30 @@ struct Optimizer::CompiledApply {
 };
 
 Optimizer::Optimizer(std::string name, double learning_rate, SchedulePtr schedule,
-                     double weight_decay)
+                     double weight_decay, GradientClipping clipping)
     : name_(std::move(name)),
       schedule_(std::move(schedule)),
       weight_decay_(weight_decay),
+      clipping_(clipping),
       learning_rate_(Buffer::Scalar(DType::kF32, schedule_ ? 0.0 : learning_rate)) {
   if (!(weight_decay >= 0)) {
     ConfigError(absl::InvalidArgumentError(
         absl::StrCat(name_, ": weight_decay must be >= 0, got ", weight_decay)));
+  }
+  const std::pair<const char*, std::optional<double>> clip_args[] = {
+      {"clipnorm", clipping.clipnorm},
+      {"clipvalue", clipping.clipvalue},
+      {"global_clipnorm", clipping.global_clipnorm}};
+  for (const auto& [key, value] : clip_args) {
+    if (value.has_value() && !(*value >= 0)) {
+      ConfigError(absl::InvalidArgumentError(
+          absl::StrCat(name_, ": ", key, " must be >= 0, got ", *value)));
+    }
+  }
+  if (clipping.clipnorm.has_value() && clipping.global_clipnorm.has_value()) {
+    ConfigError(absl::InvalidArgumentError(absl::StrCat(
+        name_, ": at most one of clipnorm and global_clipnorm can be set, got clipnorm=",
+        *clipping.clipnorm, ", global_clipnorm=", *clipping.global_clipnorm)));
   }
   State("iterations", Shape{}, DType::kI64, 0);
 }
@@ -89,6 +105,24 @@ Buffer& Optimizer::State(const std::string& checkpoint_name, const Shape& shape,
   return result;
 }
 
+void Optimizer::CreateSlots(absl::Span<const std::string> names, absl::Span<const Shape> shapes) {
+  for (const SlotKind& kind : SlotKinds()) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      State(absl::StrCat(kind.name, "/", names[i]), shapes[i], DType::kF32, kind.initial_value);
+    }
+  }
+}
+
+void Optimizer::Build(absl::Span<Weight* const> weights) {
+  std::vector<std::string> names;
+  std::vector<Shape> shapes;
+  for (const Weight* w : weights) {
+    names.push_back(w->name);
+    shapes.push_back(w->value.shape());
+  }
+  CreateSlots(names, shapes);
+}
+
 std::vector<std::pair<std::string, Buffer*>> Optimizer::Variables() {
   std::vector<std::pair<std::string, Buffer*>> out;
   for (const std::string& name : order_) out.emplace_back(name, state_.at(name).get());
@@ -101,7 +135,45 @@ nlohmann::json Optimizer::GetConfig() const {
   config["learning_rate"] =
       schedule_ != nullptr ? schedule_->GetConfig() : nlohmann::json(learning_rate());
   config["weight_decay"] = weight_decay_ > 0 ? nlohmann::json(weight_decay_) : nlohmann::json();
+  auto optional = [](const std::optional<double>& v) {
+    return v.has_value() ? nlohmann::json(*v) : nlohmann::json();
+  };
+  config["clipnorm"] = optional(clipping_.clipnorm);
+  config["clipvalue"] = optional(clipping_.clipvalue);
+  config["global_clipnorm"] = optional(clipping_.global_clipnorm);
   return {{"class_name", name_}, {"config", config}};
+}
+
+namespace {
+
+// The sum of the squares of every element of g: an f32 scalar.
+Tensor SumOfSquares(const Tensor& g) {
+  IntList all;
+  for (int i = 0; i < g.rank(); ++i) all.push_back(i);
+  Tensor squares = Square(g);
+  return all.empty() ? squares : ReduceSum(squares, all);
+}
+
+bool Positive(const std::optional<double>& v) { return v.has_value() && *v > 0; }
+
+}  // namespace
+
+std::vector<Tensor> Optimizer::ClipGradients(absl::Span<const Tensor> gradients) const {
+  std::vector<Tensor> out(gradients.begin(), gradients.end());
+  if (Positive(clipping_.clipnorm)) {  // tf.clip_by_norm on each gradient
+    const double c = *clipping_.clipnorm;
+    for (Tensor& g : out) g = g * c / Maximum(Sqrt(SumOfSquares(g)), ScalarLike(g, c));
+  } else if (Positive(clipping_.global_clipnorm)) {  // tf.clip_by_global_norm
+    const double c = *clipping_.global_clipnorm;
+    Tensor total = SumOfSquares(out[0]);
+    for (size_t i = 1; i < out.size(); ++i) total = total + SumOfSquares(out[i]);
+    Tensor scale = c / Maximum(Sqrt(total), ScalarLike(total, c));
+    for (Tensor& g : out) g = g * scale;
+  } else if (Positive(clipping_.clipvalue)) {
+    const double c = *clipping_.clipvalue;
+    for (Tensor& g : out) g = Clip(g, -c, c);
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<VariableUpdate>> Optimizer::BuildUpdates(
@@ -129,12 +201,10 @@ absl::StatusOr<std::vector<VariableUpdate>> Optimizer::BuildUpdates(
                        gradients[i].node().type.ToString(), ", expected ", node.type.ToString()));
     }
   }
-  for (const SlotKind& kind : SlotKinds()) {
-    for (size_t i = 0; i < weights.size(); ++i) {
-      State(absl::StrCat(kind.name, "/", names[i]), weights[i].shape(), DType::kF32,
-            kind.initial_value);
-    }
-  }
+  std::vector<Shape> shapes;
+  for (const Tensor& w : weights) shapes.push_back(w.shape());
+  CreateSlots(names, shapes);
+  const std::vector<Tensor> clipped = ClipGradients(gradients);
   Tensor iterations = Variable(graph, GraphName("iterations"), DType::kI64, Shape{});
   Tensor step = Cast(iterations, DType::kF32);
   StepContext context;
@@ -147,7 +217,7 @@ absl::StatusOr<std::vector<VariableUpdate>> Optimizer::BuildUpdates(
     Tensor weight = weights[i];
     if (weight_decay_ > 0) weight = weight - weight * (context.learning_rate * weight_decay_);
     GraphSlots slots(*this, weights[i], names[i], updates);
-    updates.push_back({weights[i], UpdateStep(weight, gradients[i], context, slots)});
+    updates.push_back({weights[i], UpdateStep(weight, clipped[i], context, slots)});
   }
   updates.push_back({iterations, iterations + ScalarLike(iterations, 1)});
   KILN_RETURN_IF_ERROR(graph->status());

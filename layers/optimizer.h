@@ -20,12 +20,22 @@
 // graph from `iterations` (the number of updates applied before this one).
 // weight_decay (AdamW's decoupled decay; any optimizer accepts it, as in
 // Keras 2.11+) first scales each weight by (1 - lr * weight_decay).
+//
+// Gradient clipping (Keras 2.11+, in the graph, before the update): clipnorm
+// scales each gradient g to g * c / max(|g|, c) (its own L2 norm); else
+// global_clipnorm scales every gradient by c / max(global norm, c), the
+// norm of all gradients together; else clipvalue clips each element to
+// [-c, c]. Unset or 0 means no clipping; clipnorm and global_clipnorm
+// together, or a negative value, are constructor errors.
+//
+//   auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .global_clipnorm = 1.0});
 #ifndef KILN_LAYERS_OPTIMIZER_H_
 #define KILN_LAYERS_OPTIMIZER_H_
 
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -40,6 +50,13 @@
 #include "nlohmann/json.hpp"
 
 namespace kiln {
+
+// The clipping arguments every optimizer takes (as in Keras).
+struct GradientClipping {
+  std::optional<double> clipnorm;
+  std::optional<double> clipvalue;
+  std::optional<double> global_clipnorm;
+};
 
 class Optimizer {
  public:
@@ -60,6 +77,7 @@ class Optimizer {
   void SetLearningRate(double learning_rate);
   const SchedulePtr& schedule() const { return schedule_; }
   double weight_decay() const { return weight_decay_; }
+  const GradientClipping& clipping() const { return clipping_; }
   // Updates applied so far.
   int64_t iterations() const;
 
@@ -68,6 +86,11 @@ class Optimizer {
   // "m/dense/bias", "v/dense/kernel", ...). The pointers stay valid for the
   // optimizer's life; writing them (loading a checkpoint) is allowed.
   std::vector<std::pair<std::string, Buffer*>> Variables();
+
+  // Creates the state of `weights` not seen yet (Keras optimizer.build), so
+  // Variables() lists it before the first step (to restore a checkpoint).
+  // Model::Compile calls it with the trainable weights.
+  void Build(absl::Span<Weight* const> weights);
 
   // {"class_name": "Adam", "config": {...}} like tf.keras' serialize.
   nlohmann::json GetConfig() const;
@@ -113,7 +136,8 @@ class Optimizer {
     virtual void Set(absl::string_view slot, const Tensor& new_value) = 0;
   };
 
-  Optimizer(std::string name, double learning_rate, SchedulePtr schedule, double weight_decay);
+  Optimizer(std::string name, double learning_rate, SchedulePtr schedule, double weight_decay,
+            GradientClipping clipping = {});
   // Records a bad constructor argument (the first is kept).
   void ConfigError(absl::Status error) {
     if (status_.ok()) status_ = std::move(error);
@@ -135,11 +159,16 @@ class Optimizer {
   std::string GraphName(absl::string_view state) const { return name_ + "/" + std::string(state); }
   Buffer& State(const std::string& checkpoint_name, const Shape& shape, DType dtype,
                 double initial_value);
+  // The slots of weights (by name and shape), in Keras order.
+  void CreateSlots(absl::Span<const std::string> names, absl::Span<const Shape> shapes);
+  // The gradients after clipping_ (the same tensors when there is none).
+  std::vector<Tensor> ClipGradients(absl::Span<const Tensor> gradients) const;
 
   std::string name_;
   absl::Status status_;
   SchedulePtr schedule_;
   double weight_decay_ = 0;
+  GradientClipping clipping_;
   int64_t program_version_ = 0;
   Buffer learning_rate_;  // f32 scalar, fed
   // State buffers by checkpoint name; order_ keeps Keras order.

@@ -11,10 +11,18 @@
 #include "ops/ops.h"
 
 namespace kiln {
+namespace {
+
+template <typename Options>
+GradientClipping ClippingOf(const Options& o) {
+  return {o.clipnorm, o.clipvalue, o.global_clipnorm};
+}
+
+}  // namespace
 
 SGD::SGD(SGDOptions options)
     : Optimizer("SGD", options.learning_rate.value, options.learning_rate.schedule,
-                options.weight_decay),
+                options.weight_decay, ClippingOf(options)),
       options_(options) {
   if (!(options.momentum >= 0 && options.momentum <= 1)) {
     ConfigError(absl::InvalidArgumentError(
@@ -44,7 +52,7 @@ Adam::Adam(AdamOptions options) : Adam("Adam", options) {}
 
 Adam::Adam(std::string name, AdamOptions options)
     : Optimizer(std::move(name), options.learning_rate.value, options.learning_rate.schedule,
-                options.weight_decay),
+                options.weight_decay, ClippingOf(options)),
       options_(options) {}
 
 std::vector<Optimizer::SlotKind> Adam::SlotKinds() const {
@@ -85,11 +93,14 @@ AdamW::AdamW(AdamWOptions options)
                                 .beta_2 = options.beta_2,
                                 .epsilon = options.epsilon,
                                 .amsgrad = options.amsgrad,
-                                .weight_decay = options.weight_decay}) {}
+                                .weight_decay = options.weight_decay,
+                                .clipnorm = options.clipnorm,
+                                .clipvalue = options.clipvalue,
+                                .global_clipnorm = options.global_clipnorm}) {}
 
 RMSprop::RMSprop(RMSpropOptions options)
     : Optimizer("RMSprop", options.learning_rate.value, options.learning_rate.schedule,
-                options.weight_decay),
+                options.weight_decay, ClippingOf(options)),
       options_(options) {}
 
 std::vector<Optimizer::SlotKind> RMSprop::SlotKinds() const {
@@ -128,7 +139,7 @@ nlohmann::json RMSprop::OwnConfig() const {
 
 Adagrad::Adagrad(AdagradOptions options)
     : Optimizer("Adagrad", options.learning_rate.value, options.learning_rate.schedule,
-                options.weight_decay),
+                options.weight_decay, ClippingOf(options)),
       options_(options) {}
 
 std::vector<Optimizer::SlotKind> Adagrad::SlotKinds() const {
@@ -169,18 +180,34 @@ absl::StatusOr<bool> Flag(KerasArgs& args, absl::string_view key, bool default_v
   return raw.get<bool>();
 }
 
-// The Keras bookkeeping arguments: accepted when they ask for nothing more.
-absl::Status CommonArgs(KerasArgs& args) {
+// The arguments every optimizer takes: the Keras bookkeeping ones
+// (accepted when they ask for nothing more) and the gradient clipping.
+absl::StatusOr<GradientClipping> CommonArgs(KerasArgs& args) {
   for (const char* key : {"name", "jit_compile", "is_legacy_optimizer", "ema_momentum",
                           "ema_overwrite_frequency"}) {
     args.Ignore(key);
   }
-  for (const char* key : {"clipnorm", "clipvalue", "global_clipnorm"}) {
-    if (!args.Raw(key).is_null()) return args.ArgError(key, "is not supported (expected null)");
+  GradientClipping clipping;
+  std::pair<const char*, std::optional<double>*> keys[] = {
+      {"clipnorm", &clipping.clipnorm},
+      {"clipvalue", &clipping.clipvalue},
+      {"global_clipnorm", &clipping.global_clipnorm}};
+  for (auto& [key, value] : keys) {
+    nlohmann::json raw = args.Raw(key);
+    if (raw.is_null()) continue;
+    if (!raw.is_number()) return args.ArgError(key, "must be a number or null");
+    *value = raw.get<double>();
   }
   KILN_ASSIGN_OR_RETURN(bool ema, Flag(args, "use_ema", false));
   if (ema) return args.ArgError("use_ema", "is not supported (expected false)");
-  return absl::OkStatus();
+  return clipping;
+}
+
+template <typename Options>
+void SetClipping(const GradientClipping& clipping, Options& o) {
+  o.clipnorm = clipping.clipnorm;
+  o.clipvalue = clipping.clipvalue;
+  o.global_clipnorm = clipping.global_clipnorm;
 }
 
 absl::StatusOr<LearningRate> LearningRateArg(KerasArgs& args, double default_value) {
@@ -200,7 +227,7 @@ absl::StatusOr<std::shared_ptr<Optimizer>> OptimizerFromConfig(const nlohmann::j
   KILN_ASSIGN_OR_RETURN(KerasObject object, ParseKerasObject(config, "optimizer"));
   if (config.is_string()) return OptimizerFromName(object.class_name);
   KerasArgs args(object, "optimizer");
-  KILN_RETURN_IF_ERROR(CommonArgs(args));
+  KILN_ASSIGN_OR_RETURN(const GradientClipping clipping, CommonArgs(args));
   std::string kind = object.class_name;
   std::transform(kind.begin(), kind.end(), kind.begin(),
                  [](unsigned char c) { return std::tolower(c); });
@@ -211,6 +238,7 @@ absl::StatusOr<std::shared_ptr<Optimizer>> OptimizerFromConfig(const nlohmann::j
     KILN_ASSIGN_OR_RETURN(o.momentum, args.Number("momentum", 0.0));
     KILN_ASSIGN_OR_RETURN(o.nesterov, Flag(args, "nesterov", false));
     KILN_ASSIGN_OR_RETURN(o.weight_decay, args.Number("weight_decay", 0.0, true));
+    SetClipping(clipping, o);
     optimizer = std::make_shared<SGD>(o);
   } else if (kind == "adam" || kind == "adamw") {
     AdamWOptions o;
@@ -221,11 +249,14 @@ absl::StatusOr<std::shared_ptr<Optimizer>> OptimizerFromConfig(const nlohmann::j
     KILN_ASSIGN_OR_RETURN(o.amsgrad, Flag(args, "amsgrad", false));
     KILN_ASSIGN_OR_RETURN(o.weight_decay,
                           args.Number("weight_decay", kind == "adamw" ? 0.004 : 0.0, true));
+    SetClipping(clipping, o);
     if (kind == "adamw") {
       optimizer = std::make_shared<AdamW>(o);
     } else {
       optimizer = std::make_shared<Adam>(AdamOptions{o.learning_rate, o.beta_1, o.beta_2,
-                                                     o.epsilon, o.amsgrad, o.weight_decay});
+                                                     o.epsilon, o.amsgrad, o.weight_decay,
+                                                     o.clipnorm, o.clipvalue,
+                                                     o.global_clipnorm});
     }
   } else if (kind == "rmsprop") {
     RMSpropOptions o;
@@ -235,6 +266,7 @@ absl::StatusOr<std::shared_ptr<Optimizer>> OptimizerFromConfig(const nlohmann::j
     KILN_ASSIGN_OR_RETURN(o.epsilon, args.Number("epsilon", 1e-7));
     KILN_ASSIGN_OR_RETURN(o.centered, Flag(args, "centered", false));
     KILN_ASSIGN_OR_RETURN(o.weight_decay, args.Number("weight_decay", 0.0, true));
+    SetClipping(clipping, o);
     optimizer = std::make_shared<RMSprop>(o);
   } else if (kind == "adagrad") {
     AdagradOptions o;
@@ -243,6 +275,7 @@ absl::StatusOr<std::shared_ptr<Optimizer>> OptimizerFromConfig(const nlohmann::j
                           args.Number("initial_accumulator_value", 0.1));
     KILN_ASSIGN_OR_RETURN(o.epsilon, args.Number("epsilon", 1e-7));
     KILN_ASSIGN_OR_RETURN(o.weight_decay, args.Number("weight_decay", 0.0, true));
+    SetClipping(clipping, o);
     optimizer = std::make_shared<Adagrad>(o);
   } else {
     return args.Error("unknown optimizer (expected SGD, Adam, AdamW, RMSprop or Adagrad)");

@@ -14,11 +14,13 @@
 //
 //   auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9});
 //   auto adam = std::make_shared<Adam>(AdamOptions{.learning_rate = ExponentialDecay(1e-3, 100, 0.5)});
+//   auto clipped = std::make_shared<Adam>(AdamOptions{.clipnorm = 1.0});  // see GradientClipping
 //   KILN_ASSIGN_OR_RETURN(std::shared_ptr<Optimizer> opt, OptimizerFromName("rmsprop"));
 #ifndef KILN_LAYERS_OPTIMIZERS_H_
 #define KILN_LAYERS_OPTIMIZERS_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,7 @@ struct SGDOptions {
   double momentum = 0;  // in [0, 1]
   bool nesterov = false;
   double weight_decay = 0;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;  // see GradientClipping
 };
 
 struct AdamOptions {
@@ -50,6 +53,7 @@ struct AdamOptions {
   double epsilon = 1e-7;
   bool amsgrad = false;
   double weight_decay = 0;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;  // see GradientClipping
 };
 
 struct AdamWOptions {
@@ -59,6 +63,7 @@ struct AdamWOptions {
   double beta_2 = 0.999;
   double epsilon = 1e-7;
   bool amsgrad = false;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;  // see GradientClipping
 };
 
 struct RMSpropOptions {
@@ -68,6 +73,7 @@ struct RMSpropOptions {
   double epsilon = 1e-7;
   bool centered = false;
   double weight_decay = 0;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;  // see GradientClipping
 };
 
 struct AdagradOptions {
@@ -75,6 +81,7 @@ struct AdagradOptions {
   double initial_accumulator_value = 0.1;
   double epsilon = 1e-7;
   double weight_decay = 0;
+  std::optional<double> clipnorm, clipvalue, global_clipnorm;  // see GradientClipping
 };
 
 class SGD : public Optimizer {

@@ -103,6 +103,28 @@ TEST_P(VariableUpdateTest, AnElementwiseUpdateKernelWritesInPlace) {
   }
 }
 
+TEST_P(VariableUpdateTest, TwoUpdatesInOneKernelReadEachOthersOldValues) {
+  auto g = Graph::Create();
+  Tensor m = Variable(g, "m", DType::kF32, Shape{37});
+  Tensor v = Variable(g, "v", DType::kF32, Shape{37});
+  auto exe = Executable::Compile({}, Options(), {{m, m * 0.9 + v * 0.1}, {v, v * 0.5 + m * 0.5}});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  Buffer mv(DType::kF32, Shape{37}), vv(DType::kF32, Shape{37});
+  for (int i = 0; i < 37; ++i) {
+    mv.SetFromDouble(i, i);
+    vv.SetFromDouble(i, 100 - 2 * i);
+  }
+  ASSERT_TRUE((*exe)->Run({}, {{"m", &mv}, {"v", &vv}}).ok());
+  for (int i = 0; i < 37; ++i) {
+    EXPECT_NEAR(mv.GetAsDouble(i), 0.9 * i + 0.1 * (100 - 2 * i), 1e-4);
+    EXPECT_NEAR(vv.GetAsDouble(i), 0.5 * (100 - 2 * i) + 0.5 * i, 1e-4);
+  }
+  if (GetParam() == Backend::kJit) {
+    EXPECT_EQ(HowUpdated(**exe, "m"), "in place");
+    EXPECT_EQ(HowUpdated(**exe, "v"), "in place");
+  }
+}
+
 TEST_P(VariableUpdateTest, AKernelAfterTheUpdateStillReadsTheOldValue) {
   auto g = Graph::Create();
   Tensor w = Variable(g, "w", DType::kF32, Shape{2, 2});

@@ -9,12 +9,15 @@
 
 #include "gtest/gtest.h"
 #include "layers/constraints.h"
+#include "layers/conv.h"
 #include "layers/dense.h"
 #include "layers/dropout.h"
 #include "layers/input_layer.h"
+#include "layers/max_pooling.h"
 #include "layers/model.h"
 #include "layers/optimizers.h"
 #include "layers/regularizers.h"
+#include "layers/reshaping.h"
 #include "ops/ops.h"
 
 namespace kiln {
@@ -147,6 +150,43 @@ TEST(ModelTrainingTest, BackendsAgreeAfterSeveralSteps) {
   }
 }
 
+TEST(ModelTrainingTest, AConvnetTrainsAlikeOnBothBackends) {
+  // 8x8 single-channel images, 3 classes; Conv2D -> MaxPooling2D -> Dense.
+  Buffer images(DType::kF32, Shape{6, 8, 8, 1});
+  for (int64_t i = 0; i < images.num_elements(); ++i) images.SetFromDouble(i, std::sin(0.37 * i));
+  Buffer labels = Buffer::FromVector<int32_t>(Shape{6}, {0, 1, 2, 1, 0, 2});
+  std::vector<Buffer> weights[2];
+  double losses[2][4];
+  for (int b = 0; b < 2; ++b) {
+    ClearSession();
+    Tensor x = Input({8, 8, 1});
+    Tensor h = MakeLayer<Conv2D>(4, IntList{3, 3},
+                                 ConvOptions{.padding = "same", .activation = "relu",
+                                             .kernel_initializer = std::make_shared<GlorotUniform>(1)})(x);
+    h = MakeLayer<Flatten>()(MakeLayer<MaxPooling2D>()(h));
+    Tensor y = MakeLayer<Dense>(3, DenseOptions{.kernel_initializer =
+                                                    std::make_shared<GlorotUniform>(2)})(h);
+    Model model(x, y);
+    ASSERT_TRUE(model.Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.01}),
+                              SparseCategoricalCrossentropy(true), {"accuracy"},
+                              {.backend = b == 0 ? Backend::kJit : Backend::kInterp}).ok());
+    for (int step = 0; step < 4; ++step) {
+      auto logs = model.TrainOnBatch(images, labels);
+      ASSERT_TRUE(logs.ok()) << logs.status();
+      losses[b][step] = (*logs)[0].second;
+    }
+    weights[b] = WeightValues(model);
+  }
+  EXPECT_LT(losses[1][3], losses[1][0]);
+  for (int step = 0; step < 4; ++step) EXPECT_NEAR(losses[0][step], losses[1][step], 1e-4);
+  for (size_t i = 0; i < weights[0].size(); ++i) {
+    for (int64_t k = 0; k < weights[0][i].num_elements(); ++k) {
+      const double ref = weights[1][i].GetAsDouble(k);
+      EXPECT_NEAR(weights[0][i].GetAsDouble(k), ref, 1e-4 * std::max(1.0, std::abs(ref)));
+    }
+  }
+}
+
 TEST(ModelTrainingTest, ConstraintsRunAfterTheUpdate) {
   Data data;
   auto free_model = MakeMlp(1, false);
@@ -205,6 +245,27 @@ TEST(ModelTrainingTest, ActivityRegularizationEntersTheGradientDividedByTheBatch
       EXPECT_NEAR(kernel.GetAsDouble(f * units + u), w0[f * units + u] - grad[f][u], 1e-5);
     }
   }
+}
+
+TEST(ModelTrainingTest, OptimizerStateExistsAfterCompileAndIsTheStateTheStepUses) {
+  Data data;
+  auto model = MakeMlp(1, /*dropout=*/false);
+  auto sgd = std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1, .momentum = 0.9});
+  ASSERT_TRUE(model->Compile(sgd, "mse").ok());
+  std::vector<std::string> names;
+  for (auto& [name, buffer] : sgd->Variables()) names.push_back(name);
+  EXPECT_EQ(names, (std::vector<std::string>{"iterations", "m/dense/kernel", "m/dense/bias",
+                                             "m/dense_1/kernel", "m/dense_1/bias"}));
+  // A restored momentum for the last bias moves it by momentum * m before
+  // any gradient: compare with a twin model whose state stays zero.
+  auto twin = MakeMlp(1, /*dropout=*/false);
+  ASSERT_TRUE(twin->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1,
+                                                             .momentum = 0.9}), "mse").ok());
+  sgd->Variables()[4].second->SetFromDouble(0, 2.0);
+  ASSERT_TRUE(model->TrainOnBatch(data.x, data.y).ok());
+  ASSERT_TRUE(twin->TrainOnBatch(data.x, data.y).ok());
+  EXPECT_NEAR(model->weights()[3]->value.GetAsDouble(0) - twin->weights()[3]->value.GetAsDouble(0),
+              0.9 * 2.0, 1e-5);
 }
 
 TEST(ModelTrainingTest, MisuseGivesClearStatuses) {
