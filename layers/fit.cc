@@ -181,6 +181,7 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
                                                        : options.batch_size,
                                      .verbose = 0};
 
+  const BatchWeights weights{.class_weight = options.class_weight};
   BatchStream batches(train.Slice(0, train.rows), options.batch_size, options.shuffle,
                       options.seed);
   KILN_RETURN_IF_ERROR(list.TrainBegin({}));
@@ -192,7 +193,7 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
     for (int64_t step = 0; step < steps; ++step) {
       KILN_RETURN_IF_ERROR(list.TrainBatchBegin(step, {}));
       Batch batch = batches.Next();
-      KILN_ASSIGN_OR_RETURN(Logs logs, TrainOnBatch(Pointers(batch.x), batch.y));
+      KILN_ASSIGN_OR_RETURN(Logs logs, TrainOnBatch(Pointers(batch.x), batch.y, weights));
       means.Add(logs, batch.size());
       KILN_RETURN_IF_ERROR(list.TrainBatchEnd(step, means.Means()));
       if (run.stop_training) break;

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -45,6 +46,9 @@ struct FitOptions {
   std::vector<const Buffer*> validation_x;
   const Buffer* validation_y = nullptr;
   int64_t validation_batch_size = 0;  // 0: batch_size
+  // Keras class_weight: class index -> weight of its samples' losses
+  // (single-output models; passed to TrainOnBatch).
+  std::map<int64_t, double> class_weight;
   bool shuffle = true;
   uint64_t seed = 0;
   int64_t steps_per_epoch = 0;  // 0: a pass over the data

@@ -8,6 +8,7 @@
 // whose loss must fall.
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -114,6 +115,36 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
     ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+}
+
+TEST(FitTest, ClassWeightsReachEveryStep) {
+  // Labels 0/1 by the sign of x0; class 1 counts 3 times as much.
+  LinearData data(20);
+  Buffer labels(DType::kI32, Shape{20});
+  for (int i = 0; i < 20; ++i) labels.data<int32_t>()[i] = data.x.GetAsDouble(2 * i) > 0;
+  auto make = [] {
+    Tensor in = Input({2});
+    auto dense = MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"});
+    auto model = std::make_unique<Model>(in, dense(in));
+    dense->weights()[0].value = Buffer::FromVector<float>({2, 2}, {0.3f, -0.2f, 0.1f, 0.4f});
+    KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5}),
+                                 "sparse_categorical_crossentropy"));
+    return model;
+  };
+  auto fitted = make(), by_hand = make(), unweighted = make();
+  const std::map<int64_t, double> class_weight = {{0, 1.0}, {1, 3.0}};
+  ASSERT_TRUE(fitted
+                  ->Fit(data.x, labels,
+                        Quiet({.batch_size = 8, .class_weight = class_weight, .shuffle = false}))
+                  .ok());
+  ASSERT_TRUE(unweighted->Fit(data.x, labels, Quiet({.batch_size = 8, .shuffle = false})).ok());
+  ArrayData all = *ArrayData::Make({&data.x}, labels);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y, {.class_weight = class_weight}).ok());
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+  EXPECT_NE(WeightValues(*fitted), WeightValues(*unweighted));
 }
 
 TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
