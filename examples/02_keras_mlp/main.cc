@@ -32,11 +32,7 @@ namespace {
 
 absl::Status Main() {
   // Step 1: the data: f32 [N, 784] in [0, 1] and i32 labels [N].
-  const std::string dir = absl::GetFlag(FLAGS_data_dir);
-  KILN_ASSIGN_OR_RETURN(Buffer x_train, ReadIdxImages(dir + "/train-images-idx3-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer y_train, ReadIdxLabels(dir + "/train-labels-idx1-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer x_test, ReadIdxImages(dir + "/t10k-images-idx3-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer y_test, ReadIdxLabels(dir + "/t10k-labels-idx1-ubyte.gz"));
+  KILN_ASSIGN_OR_RETURN(MnistSplits data, ReadMnistSplits(absl::GetFlag(FLAGS_data_dir)));
 
   // Step 2: the model, layer after layer, as keras.Sequential.
   Sequential model("mlp");
@@ -56,7 +52,7 @@ absl::Status Main() {
   auto stop = std::make_shared<EarlyStopping>(EarlyStoppingOptions{.patience = 2});
   auto keep_best = std::make_shared<ModelCheckpoint>(
       best, ModelCheckpointOptions{.verbose = 1, .save_best_only = true});
-  KILN_ASSIGN_OR_RETURN(History history, model.Fit(x_train, y_train,
+  KILN_ASSIGN_OR_RETURN(History history, model.Fit(data.train_images, data.train_labels,
                                                    {.epochs = absl::GetFlag(FLAGS_epochs),
                                                     .batch_size = absl::GetFlag(FLAGS_batch_size),
                                                     .callbacks = {stop, keep_best},
@@ -69,7 +65,8 @@ absl::Status Main() {
   // Step 5: reload the best epoch (weights, Adam's state, epoch) and test.
   KILN_ASSIGN_OR_RETURN(int64_t epochs_done,
                         RestoreCheckpoint(best, model, model.optimizer()->Variables()));
-  KILN_ASSIGN_OR_RETURN(Logs test, model.Evaluate(x_test, y_test, {.batch_size = 500}));
+  KILN_ASSIGN_OR_RETURN(Logs test,
+                        model.Evaluate(data.test_images, data.test_labels, {.batch_size = 500}));
   std::printf("best checkpoint: epoch %lld; test loss %.4f, test accuracy %.4f\n",
               static_cast<long long>(epochs_done), *FindLog(test, "loss"),
               *FindLog(test, "accuracy"));

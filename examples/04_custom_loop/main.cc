@@ -52,11 +52,7 @@ double Accuracy(const Buffer& logits, const Buffer& labels) {
 
 absl::Status Main() {
   // Step 1: the data: f32 [N, 784] in [0, 1], i32 labels [N].
-  const std::string dir = absl::GetFlag(FLAGS_data_dir);
-  KILN_ASSIGN_OR_RETURN(Buffer x_train, ReadIdxImages(dir + "/train-images-idx3-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer y_train, ReadIdxLabels(dir + "/train-labels-idx1-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer x_test, ReadIdxImages(dir + "/t10k-images-idx3-ubyte.gz"));
-  KILN_ASSIGN_OR_RETURN(Buffer y_test, ReadIdxLabels(dir + "/t10k-labels-idx1-ubyte.gz"));
+  KILN_ASSIGN_OR_RETURN(MnistSplits data, ReadMnistSplits(absl::GetFlag(FLAGS_data_dir)));
 
   // Step 2: a model with a home-made layer: Lambda gates each unit by its
   // own sigmoid (Swish), using graph ops, so it gets gradients for free.
@@ -79,7 +75,7 @@ absl::Status Main() {
 
   // Step 4: the loop: shuffled batches, loss + gradients, Adam's update, and
   // the progress bar with the running mean of the loss.
-  KILN_ASSIGN_OR_RETURN(ArrayData train, ArrayData::Make({&x_train}, y_train));
+  KILN_ASSIGN_OR_RETURN(ArrayData train, ArrayData::Make({&data.train_images}, data.train_labels));
   const int64_t batch_size = absl::GetFlag(FLAGS_batch_size);
   int64_t steps = absl::GetFlag(FLAGS_steps_per_epoch);
   if (steps <= 0) steps = BatchesPerPass(train.rows, batch_size);
@@ -98,8 +94,8 @@ absl::Status Main() {
   }
 
   // Step 5: test accuracy from Predict's logits.
-  KILN_ASSIGN_OR_RETURN(Buffer logits, model.Predict(x_test, {.batch_size = 500}));
-  std::printf("test accuracy %.4f\n", Accuracy(logits, y_test));
+  KILN_ASSIGN_OR_RETURN(Buffer logits, model.Predict(data.test_images, {.batch_size = 500}));
+  std::printf("test accuracy %.4f\n", Accuracy(logits, data.test_labels));
   return absl::OkStatus();
 }
 
