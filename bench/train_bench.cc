@@ -4,7 +4,7 @@
 // One iteration is one Model::TrainOnBatch: the compiled step (forward,
 // loss, gradients, Adam update in place) plus the host bookkeeping.
 // Counter GFLOP/s counts 6 flops per weight per sample (forward multiply-add,
-// two backward multiply-adds). bench/compare_train.py times the same step
+// two backward multiply-adds). bench/compare_training.py times the same step
 // in PyTorch.
 #include <chrono>
 #include <memory>

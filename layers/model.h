@@ -48,16 +48,20 @@
 #include "absl/types/span.h"
 #include "codegen/executable.h"
 #include "layers/input_layer.h"
+#include "layers/fit.h"
 #include "layers/layer.h"
+#include "layers/logs.h"
 #include "layers/losses.h"
 #include "layers/metrics.h"
 #include "layers/optimizer.h"
 
 namespace kiln {
 
-// What a training or test step reports, in Keras order: "loss" (with the
-// regularization losses, as Keras reports it), then each metric by name.
-using Logs = std::vector<std::pair<std::string, double>>;
+struct ArrayData;  // layers/fit_data.h
+
+// Logs (layers/logs.h): what a training or test step reports, in Keras
+// order: "loss" (with the regularization losses, as Keras reports it), then
+// each metric by name.
 
 struct CompileOptions {
   std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
@@ -208,6 +212,21 @@ class Model {
                                    absl::Span<const Buffer* const> y,
                                    const BatchWeights& weights = {});
 
+  // ---- Fit and Evaluate (layers/fit.h, layers/fit.cc) ----
+
+  // Keras's model.fit over arrays (x: one per model input, rows first):
+  // epochs of batches through TrainOnBatch, validation, callbacks, the
+  // progress bar; returns the History of every epoch's logs.
+  absl::StatusOr<History> Fit(absl::Span<const Buffer* const> x, const Buffer& y,
+                              const FitOptions& options = {});
+  absl::StatusOr<History> Fit(const Buffer& x, const Buffer& y, const FitOptions& options = {});
+  // Keras's model.evaluate: the loss and metrics over all rows (means
+  // weighted by batch size; the last batch may be short).
+  absl::StatusOr<Logs> Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
+                                const EvaluateOptions& options = {});
+  absl::StatusOr<Logs> Evaluate(const Buffer& x, const Buffer& y,
+                                const EvaluateOptions& options = {});
+
  protected:
   // For Sequential: no graph yet.
   explicit Model(std::string name, bool sequential);
@@ -243,6 +262,7 @@ class Model {
   absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
                                            absl::string_view what) const;
   struct TrainingSetup;
+  absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options);
   absl::Status CompileOutputs(std::shared_ptr<Optimizer> optimizer,
                               std::vector<OutputTraining> outputs, CompileOptions options);
   absl::StatusOr<Logs> RunBatch(bool training, absl::Span<const Buffer* const> x,

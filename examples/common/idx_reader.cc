@@ -74,4 +74,21 @@ absl::StatusOr<Buffer> ReadIdxLabels(const std::string& path) {
   return labels;
 }
 
+absl::StatusOr<MnistSplits> ReadMnistSplits(const std::string& dir) {
+  MnistSplits d;
+  KILN_ASSIGN_OR_RETURN(d.train_images, ReadIdxImages(dir + "/train-images-idx3-ubyte.gz"));
+  KILN_ASSIGN_OR_RETURN(d.train_labels, ReadIdxLabels(dir + "/train-labels-idx1-ubyte.gz"));
+  KILN_ASSIGN_OR_RETURN(d.test_images, ReadIdxImages(dir + "/t10k-images-idx3-ubyte.gz"));
+  KILN_ASSIGN_OR_RETURN(d.test_labels, ReadIdxLabels(dir + "/t10k-labels-idx1-ubyte.gz"));
+  for (const auto* split : {&d.train_images, &d.test_images}) {
+    const Buffer& labels = split == &d.train_images ? d.train_labels : d.test_labels;
+    if (split->shape().dim(1) != 28 * 28 || split->shape().dim(0) != labels.shape().dim(0)) {
+      return absl::InvalidArgumentError(absl::StrCat(dir, ": images ", split->shape().ToString(),
+                                                     " and labels ", labels.shape().ToString(),
+                                                     " do not pair up as [N,784] and [N]"));
+    }
+  }
+  return d;
+}
+
 }  // namespace kiln

@@ -1,0 +1,212 @@
+// Model::Fit and Model::Evaluate: the Keras training and evaluation loops
+// over arrays, on top of Model::TrainOnBatch and Model::TestOnBatch.
+#include "layers/fit.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
+#include "layers/callbacks.h"
+#include "layers/fit_data.h"
+#include "layers/model.h"
+
+namespace kiln {
+namespace {
+
+// Keras's stateful means over an epoch: each batch's value weighted by its
+// number of samples.
+class RunningMeans {
+ public:
+  void Add(const Logs& batch, int64_t samples) {
+    for (const auto& [name, value] : batch) {
+      auto it = std::find_if(sums_.begin(), sums_.end(),
+                             [&](const auto& entry) { return entry.first == name; });
+      if (it == sums_.end()) {
+        sums_.push_back({name, value * samples});
+      } else {
+        it->second += value * samples;
+      }
+    }
+    samples_ += samples;
+  }
+  Logs Means() const {
+    Logs means;
+    for (const auto& [name, sum] : sums_) means.emplace_back(name, sum / samples_);
+    return means;
+  }
+
+ private:
+  Logs sums_;
+  int64_t samples_ = 0;
+};
+
+std::vector<const Buffer*> Pointers(const std::vector<Buffer>& buffers) {
+  std::vector<const Buffer*> out;
+  for (const Buffer& b : buffers) out.push_back(&b);
+  return out;
+}
+
+absl::Status CheckFitOptions(const FitOptions& o) {
+  auto bad = [](auto... parts) {
+    return absl::InvalidArgumentError(absl::StrCat("Fit: ", parts...));
+  };
+  if (o.epochs < 0) return bad("epochs must be >= 0, got ", o.epochs);
+  if (o.batch_size <= 0) return bad("batch_size must be > 0, got ", o.batch_size);
+  if (o.validation_batch_size < 0) {
+    return bad("validation_batch_size must be >= 0, got ", o.validation_batch_size);
+  }
+  if (o.steps_per_epoch < 0) return bad("steps_per_epoch must be >= 0, got ", o.steps_per_epoch);
+  if (o.initial_epoch < 0 || o.initial_epoch > o.epochs) {
+    return bad("initial_epoch must be in [0, epochs=", o.epochs, "], got ", o.initial_epoch);
+  }
+  if (o.verbose < 0 || o.verbose > 2) return bad("verbose must be 0, 1 or 2, got ", o.verbose);
+  if (o.validation_y == nullptr && !o.validation_x.empty()) {
+    return bad("validation_x is set but validation_y is not");
+  }
+  if (o.out == nullptr) return bad("out is null");
+  return absl::OkStatus();
+}
+
+ProgressBarOptions BarOptions(std::ostream& out, std::optional<bool> terminal,
+                              std::function<double()> clock) {
+  ProgressBarOptions bar;
+  bar.dynamic = terminal.value_or(IsTerminal(out));
+  bar.clock = std::move(clock);
+  return bar;
+}
+
+}  // namespace
+
+absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const EvaluateOptions& options) {
+  if (options.batch_size <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Evaluate: batch_size must be > 0, got ", options.batch_size));
+  }
+  if (data.rows == 0) return absl::InvalidArgumentError("Evaluate: the data has no rows");
+  const int64_t steps = BatchesPerPass(data.rows, options.batch_size);
+  std::unique_ptr<ProgressBar> bar;
+  if (options.verbose > 0 && options.out != nullptr) {
+    ProgressBarOptions bar_options = BarOptions(*options.out, options.terminal, options.clock);
+    bar_options.verbose = options.verbose;
+    bar = std::make_unique<ProgressBar>(steps, *options.out, std::move(bar_options));
+  }
+  BatchStream batches(data.Slice(0, data.rows), options.batch_size, /*shuffle=*/false, 0);
+  RunningMeans means;
+  for (int64_t step = 0; step < steps; ++step) {
+    Batch batch = batches.Next();
+    KILN_ASSIGN_OR_RETURN(Logs logs, TestOnBatch(Pointers(batch.x), batch.y));
+    means.Add(logs, batch.size());
+    if (bar) {
+      Logs shown = means.Means();
+      if (step == 0) {
+        for (const auto& entry : shown) bar->stateful_metrics().push_back(entry.first);
+      }
+      bar->Update(step + 1, shown);
+    }
+  }
+  return means.Means();
+}
+
+absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
+                                     const EvaluateOptions& options) {
+  KILN_RETURN_IF_ERROR(status_);
+  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y));
+  return EvaluateArrays(data, options);
+}
+
+absl::StatusOr<Logs> Model::Evaluate(const Buffer& x, const Buffer& y,
+                                     const EvaluateOptions& options) {
+  const Buffer* inputs[] = {&x};
+  return Evaluate(inputs, y, options);
+}
+
+absl::StatusOr<History> Model::Fit(const Buffer& x, const Buffer& y, const FitOptions& options) {
+  const Buffer* inputs[] = {&x};
+  return Fit(inputs, y, options);
+}
+
+absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buffer& y,
+                                   const FitOptions& options) {
+  KILN_RETURN_IF_ERROR(status_);
+  KILN_RETURN_IF_ERROR(CheckFitOptions(options));
+  if (!compiled()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Fit: model '", name_, "' is not compiled; call Compile(optimizer, loss) first"));
+  }
+  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y));
+  ArrayData train, validation;
+  bool validate = false;
+  if (options.validation_y != nullptr) {
+    KILN_ASSIGN_OR_RETURN(validation, ArrayData::Make(options.validation_x, *options.validation_y));
+    train = std::move(data);
+    validate = true;
+  } else if (options.validation_split != 0) {
+    KILN_ASSIGN_OR_RETURN(auto split, data.SplitForValidation(options.validation_split));
+    train = std::move(split.first);
+    validation = std::move(split.second);
+    validate = true;
+  } else {
+    train = std::move(data);
+  }
+  if (train.rows == 0) return absl::InvalidArgumentError("Fit: the training data has no rows");
+
+  const int64_t steps = options.steps_per_epoch > 0
+                            ? options.steps_per_epoch
+                            : BatchesPerPass(train.rows, options.batch_size);
+  TrainingRun run;
+  run.model = this;
+  run.epochs = options.epochs;
+  run.steps = steps;
+  run.verbose = options.verbose;
+  run.out = options.out;
+  Optimizer* optimizer = this->optimizer().get();
+  run.learning_rate = [optimizer] { return optimizer->learning_rate(); };
+  run.set_learning_rate = [optimizer](double lr) { optimizer->SetLearningRate(lr); };
+  run.optimizer_variables = [optimizer] { return optimizer->Variables(); };
+
+  auto history = std::make_shared<History>();
+  std::vector<std::shared_ptr<Callback>> callbacks = options.callbacks;
+  callbacks.push_back(history);
+  if (options.verbose > 0) {
+    callbacks.push_back(std::make_shared<ProgressBarLogger>(
+        BarOptions(*options.out, options.terminal, options.clock)));
+  }
+  CallbackList list(std::move(callbacks), &run);
+  EvaluateOptions validation_options{.batch_size = options.validation_batch_size > 0
+                                                       ? options.validation_batch_size
+                                                       : options.batch_size,
+                                     .verbose = 0};
+
+  const BatchWeights weights{.class_weight = options.class_weight};
+  BatchStream batches(train.Slice(0, train.rows), options.batch_size, options.shuffle,
+                      options.seed);
+  KILN_RETURN_IF_ERROR(list.TrainBegin({}));
+  Logs epoch_logs;
+  for (int epoch = options.initial_epoch; epoch < options.epochs && !run.stop_training; ++epoch) {
+    KILN_RETURN_IF_ERROR(list.EpochBegin(epoch, {}));
+    if (options.steps_per_epoch == 0) batches.StartPass(epoch);  // epoch e: pass e
+    RunningMeans means;
+    for (int64_t step = 0; step < steps; ++step) {
+      KILN_RETURN_IF_ERROR(list.TrainBatchBegin(step, {}));
+      Batch batch = batches.Next();
+      KILN_ASSIGN_OR_RETURN(Logs logs, TrainOnBatch(Pointers(batch.x), batch.y, weights));
+      means.Add(logs, batch.size());
+      KILN_RETURN_IF_ERROR(list.TrainBatchEnd(step, means.Means()));
+      if (run.stop_training) break;
+    }
+    epoch_logs = means.Means();
+    if (validate) {
+      KILN_ASSIGN_OR_RETURN(Logs val_logs, EvaluateArrays(validation, validation_options));
+      for (const auto& [name, value] : val_logs) epoch_logs.emplace_back("val_" + name, value);
+    }
+    KILN_RETURN_IF_ERROR(list.EpochEnd(epoch, epoch_logs));
+  }
+  KILN_RETURN_IF_ERROR(list.TrainEnd(epoch_logs));
+  return *history;
+}
+
+}  // namespace kiln

@@ -1,0 +1,71 @@
+// Options of Model::Fit and Model::Evaluate (declared in layers/model.h),
+// the tf.keras 2.x training loop over arrays:
+//
+//   model.Compile(std::make_shared<Adam>(1e-3), "sparse_categorical_crossentropy", {"accuracy"});
+//   KILN_ASSIGN_OR_RETURN(History history, model.Fit(images, labels, {
+//       .epochs = 5, .batch_size = 100, .validation_split = 0.1,
+//       .callbacks = {std::make_shared<EarlyStopping>()}}));
+//   history.Values("val_accuracy");
+//   KILN_ASSIGN_OR_RETURN(Logs test, model.Evaluate(test_images, test_labels));
+//
+// Fit: epochs initial_epoch .. epochs-1; each runs steps_per_epoch batches
+// (0: one pass over the rows, the last batch short), shuffled per pass from
+// `seed` unless shuffle is false; the logs of each batch and epoch are the
+// running averages over the epoch's samples (Keras's stateful metrics, so
+// a short batch counts for its rows); then validation (validation_x/y, or
+// the last validation_split of the rows, cut before shuffling) adds
+// "val_<name>". Callbacks see Keras's hook order (layers/callbacks.h); a
+// callback's run().stop_training ends training after the epoch. verbose 1
+// draws the progress bar (redrawn on a terminal, one line per epoch in a
+// log), 2 prints one semi-verbose line per epoch, 0 nothing. A NaN loss
+// does not stop Fit (use a callback, as in Keras).
+#ifndef KILN_LAYERS_FIT_H_
+#define KILN_LAYERS_FIT_H_
+
+#include <cstdint>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "graph/buffer.h"
+#include "layers/callbacks.h"
+#include "layers/logs.h"
+
+namespace kiln {
+
+struct FitOptions {
+  int epochs = 1;
+  int64_t batch_size = 32;
+  int verbose = 1;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  double validation_split = 0;  // ignored when validation_y is set
+  // Validation inputs (one per model input) and targets; not owned.
+  std::vector<const Buffer*> validation_x;
+  const Buffer* validation_y = nullptr;
+  int64_t validation_batch_size = 0;  // 0: batch_size
+  // Keras class_weight: class index -> weight of its samples' losses
+  // (single-output models; passed to TrainOnBatch).
+  std::map<int64_t, double> class_weight;
+  bool shuffle = true;
+  uint64_t seed = 0;
+  int64_t steps_per_epoch = 0;  // 0: a pass over the data
+  int initial_epoch = 0;
+  std::ostream* out = &std::cout;
+  std::optional<bool> terminal;   // default: out is a terminal's std::cout
+  std::function<double()> clock;  // seconds, for the progress bar (tests)
+};
+
+struct EvaluateOptions {
+  int64_t batch_size = 32;
+  int verbose = 1;  // 1: a progress bar, as Keras's evaluate
+  std::ostream* out = &std::cout;
+  std::optional<bool> terminal;
+  std::function<double()> clock;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_LAYERS_FIT_H_

@@ -1,0 +1,154 @@
+#include "layers/fit_data.h"
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "graph/status_macros.h"
+#include "layers/python_format.h"
+
+namespace kiln {
+namespace {
+
+// Bytes per row of `b` (all dimensions after the first).
+size_t RowBytes(const Buffer& b) {
+  return b.shape().dim(0) == 0 ? 0 : b.size_bytes() / b.shape().dim(0);
+}
+
+Shape WithRows(const Shape& shape, int64_t rows) {
+  std::vector<int64_t> dims = shape.dims();
+  dims[0] = rows;
+  return Shape(std::move(dims));
+}
+
+absl::Status CheckArray(const Buffer& b, const std::string& what) {
+  if (b.raw() == nullptr && b.num_elements() != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has no data"));
+  }
+  if (b.shape().rank() < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is a scalar; expected rows along the first dimension"));
+  }
+  return absl::OkStatus();
+}
+
+Buffer GatherRowsOf(const Buffer& b, absl::Span<const int64_t> rows) {
+  Buffer out(b.dtype(), WithRows(b.shape(), static_cast<int64_t>(rows.size())));
+  const size_t row_bytes = RowBytes(b);
+  const auto* src = static_cast<const char*>(b.raw());
+  auto* dst = static_cast<char*>(out.raw());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::memcpy(dst + i * row_bytes, src + rows[i] * row_bytes, row_bytes);
+  }
+  return out;
+}
+
+}  // namespace
+
+Buffer RowsView(const Buffer& b, int64_t begin, int64_t end) {
+  auto* base = static_cast<char*>(const_cast<void*>(b.raw()));
+  return Buffer::View(b.dtype(), WithRows(b.shape(), end - begin), base + begin * RowBytes(b));
+}
+
+absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x, const Buffer& y) {
+  if (x.empty()) return absl::InvalidArgumentError("no input arrays (x) given");
+  KILN_RETURN_IF_ERROR(CheckArray(y, "y"));
+  ArrayData data;
+  data.rows = y.shape().dim(0);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const std::string name = x.size() == 1 ? "x" : absl::StrCat("x[", i, "]");
+    if (x[i] == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " is null"));
+    KILN_RETURN_IF_ERROR(CheckArray(*x[i], name));
+    if (x[i]->shape().dim(0) != data.rows) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "Data cardinality is ambiguous: %s has %d rows %s but y has %d rows; every array "
+          "needs the same number of rows",
+          name, x[i]->shape().dim(0), x[i]->shape().ToString(), data.rows));
+    }
+    data.x.push_back(RowsView(*x[i], 0, data.rows));
+  }
+  data.y = RowsView(y, 0, data.rows);
+  return data;
+}
+
+ArrayData ArrayData::Slice(int64_t begin, int64_t end) const {
+  ArrayData part;
+  for (const Buffer& b : x) part.x.push_back(RowsView(b, begin, end));
+  part.y = RowsView(y, begin, end);
+  part.rows = end - begin;
+  return part;
+}
+
+absl::StatusOr<std::pair<ArrayData, ArrayData>> ArrayData::SplitForValidation(
+    double fraction) const {
+  if (!(fraction > 0 && fraction < 1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validation_split must be in (0, 1); got ", PythonFloatText(fraction)));
+  }
+  const auto split_at = static_cast<int64_t>(std::floor(rows * (1.0 - fraction)));
+  if (split_at == 0 || split_at == rows) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Training data contains ", rows,
+        " samples, which is not sufficient to split it into a "
+        "validation and training set as specified by `validation_split=",
+        PythonFloatText(fraction),
+        "`. Either provide more data, or a different value for the `validation_split` argument."));
+  }
+  return std::make_pair(Slice(0, split_at), Slice(split_at, rows));
+}
+
+ArrayData ArrayData::Gather(absl::Span<const int64_t> row_ids) const {
+  ArrayData part;
+  for (const Buffer& b : x) part.x.push_back(GatherRowsOf(b, row_ids));
+  part.y = GatherRowsOf(y, row_ids);
+  part.rows = static_cast<int64_t>(row_ids.size());
+  return part;
+}
+
+std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed, int64_t pass) {
+  std::vector<int64_t> order(n);
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(pass));
+  for (int64_t i = n - 1; i > 0; --i) {
+    // Fisher-Yates with a multiply-shift draw in [0, i]: the same everywhere.
+    const auto j = static_cast<int64_t>(
+        (static_cast<unsigned __int128>(rng()) * static_cast<uint64_t>(i + 1)) >> 64);
+    std::swap(order[i], order[j]);
+  }
+  return order;
+}
+
+int64_t BatchesPerPass(int64_t rows, int64_t batch_size) {
+  return (rows + batch_size - 1) / batch_size;
+}
+
+BatchStream::BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed)
+    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {}
+
+int64_t BatchStream::LeftInPass() const {
+  if (pass_ < 0 || next_row_ >= data_.rows) return BatchesPerPass(data_.rows, batch_size_);
+  return BatchesPerPass(data_.rows - next_row_, batch_size_);
+}
+
+void BatchStream::StartPass(int64_t pass) {
+  pass_ = pass - 1;
+  next_row_ = data_.rows;
+}
+
+Batch BatchStream::Next() {
+  if (pass_ < 0 || next_row_ >= data_.rows) {
+    ++pass_;
+    next_row_ = 0;
+    if (shuffle_) order_ = ShuffledOrder(data_.rows, seed_, pass_);
+  }
+  const int64_t end = std::min(next_row_ + batch_size_, data_.rows);
+  ArrayData part =
+      shuffle_ ? data_.Gather(absl::MakeConstSpan(order_).subspan(next_row_, end - next_row_))
+               : data_.Slice(next_row_, end);
+  next_row_ = end;
+  return Batch{std::move(part.x), std::move(part.y)};
+}
+
+}  // namespace kiln

@@ -1,0 +1,86 @@
+// How Fit and Evaluate cut arrays into batches, as tf.keras 2.x does with
+// numpy arrays: rows are the first dimension; validation_split takes the
+// last fraction of the rows before any shuffling; each pass over the data
+// is shuffled anew (seeded, so runs repeat); the last batch of a pass may be
+// short; with steps_per_epoch the batches continue from where the previous
+// epoch stopped, starting a new shuffled pass when one ends; without it,
+// epoch e is pass e (a run resumed at initial_epoch e shuffles alike).
+//
+//   KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make({&images}, labels));
+//   KILN_ASSIGN_OR_RETURN(auto split, data.SplitForValidation(0.1));  // 90% / 10%
+//   BatchStream batches(split.first, /*batch_size=*/100, /*shuffle=*/true, /*seed=*/1);
+//   Batch b = batches.Next();   // b.x[0]: [100, 784], b.y: [100]
+//
+// Slices are views of the caller's arrays (no copy); shuffled batches copy
+// their rows. The arrays must outlive the views.
+#ifndef KILN_LAYERS_FIT_DATA_H_
+#define KILN_LAYERS_FIT_DATA_H_
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "graph/buffer.h"
+
+namespace kiln {
+
+// Inputs (one per model input) and targets with the same number of rows.
+struct ArrayData {
+  std::vector<Buffer> x;  // views
+  Buffer y;               // view
+  int64_t rows = 0;
+
+  // Checks that every array has data, rank >= 1 and `y`'s row count.
+  static absl::StatusOr<ArrayData> Make(absl::Span<const Buffer* const> x, const Buffer& y);
+  // Rows [begin, end) as views.
+  ArrayData Slice(int64_t begin, int64_t end) const;
+  // Keras validation_split: (first floor(rows * (1 - fraction)) rows, the
+  // rest). InvalidArgument unless 0 < fraction < 1 and both parts have rows.
+  absl::StatusOr<std::pair<ArrayData, ArrayData>> SplitForValidation(double fraction) const;
+  // The given rows, in order, copied.
+  ArrayData Gather(absl::Span<const int64_t> rows) const;
+};
+
+// Rows [begin, end) of `b` as a view.
+Buffer RowsView(const Buffer& b, int64_t begin, int64_t end);
+
+// A permutation of [0, n) from (seed, pass): the same arguments give the
+// same order on every machine.
+std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed, int64_t pass);
+
+// ceil(rows / batch_size).
+int64_t BatchesPerPass(int64_t rows, int64_t batch_size);
+
+struct Batch {
+  std::vector<Buffer> x;
+  Buffer y;
+  int64_t size() const { return y.shape().dim(0); }
+};
+
+// Batches over passes of the data: the rows of pass p in ShuffledOrder(rows,
+// seed, p) (or in order without shuffle), `batch_size` at a time.
+class BatchStream {
+ public:
+  BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed);
+  Batch Next();
+  // Batches left in the current pass (a full pass before the first Next).
+  int64_t LeftInPass() const;
+  // Makes the next Next start pass `pass` (Fit starts pass `epoch` at each
+  // epoch unless steps_per_epoch is set, so a resumed run shuffles alike).
+  void StartPass(int64_t pass);
+
+ private:
+  ArrayData data_;
+  int64_t batch_size_;
+  bool shuffle_;
+  uint64_t seed_;
+  int64_t pass_ = -1;
+  int64_t next_row_ = 0;  // in the current pass
+  std::vector<int64_t> order_;
+};
+
+}  // namespace kiln
+
+#endif  // KILN_LAYERS_FIT_DATA_H_

@@ -1,0 +1,138 @@
+// Batching for Fit (layers/fit_data.h): row checks, Keras's validation
+// split (the last fraction, before shuffling), seeded shuffles that are
+// permutations and differ per pass, and batch streams (short last batch,
+// rows of x and y kept together, passes continuing across epochs).
+#include "layers/fit_data.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// x: [n, 2] with row i = (i, 100 + i); y: [n] with y[i] = i.
+struct Rows {
+  explicit Rows(int n) {
+    std::vector<float> xv;
+    std::vector<int32_t> yv;
+    for (int i = 0; i < n; ++i) {
+      xv.push_back(i);
+      xv.push_back(100 + i);
+      yv.push_back(i);
+    }
+    x = Buffer::FromVector<float>({n, 2}, xv);
+    y = Buffer::FromVector<int32_t>({n}, yv);
+  }
+  ArrayData Data() const {
+    auto d = ArrayData::Make({&x}, y);
+    KILN_CHECK_OK(d.status());
+    return *std::move(d);
+  }
+  Buffer x, y;
+};
+
+std::vector<int> Labels(const Buffer& y) {
+  std::vector<int> out;
+  for (int64_t i = 0; i < y.num_elements(); ++i) out.push_back(static_cast<int>(y.GetAsDouble(i)));
+  return out;
+}
+
+TEST(FitDataTest, ChecksRowCounts) {
+  Rows r(5);
+  Buffer short_x = Buffer::Zeros(DType::kF32, {4, 2});
+  auto bad = ArrayData::Make({&r.x, &short_x}, r.y);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("x[1] has 4 rows [4,2] but y has 5 rows"));
+  Buffer scalar = Buffer::Scalar(DType::kF32, 1);
+  EXPECT_THAT(std::string(ArrayData::Make({&r.x}, scalar).status().message()),
+              HasSubstr("y is a scalar"));
+  EXPECT_FALSE(ArrayData::Make({}, r.y).ok());
+}
+
+TEST(FitDataTest, ValidationSplitTakesTheLastRows) {
+  Rows r(10);
+  auto split = r.Data().SplitForValidation(0.25);  // floor(10 * 0.75) = 7
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->first.rows, 7);
+  EXPECT_THAT(Labels(split->first.y), ElementsAre(0, 1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(Labels(split->second.y), ElementsAre(7, 8, 9));
+  EXPECT_EQ(split->second.x[0].GetAsDouble(1), 107);                    // row 7, column 1
+  EXPECT_EQ(split->second.x[0].data<float>(), r.x.data<float>() + 14);  // a view
+
+  EXPECT_THAT(std::string(r.Data().SplitForValidation(0.95).status().message()),
+              HasSubstr("Training data contains 10 samples, which is not sufficient to split it "
+                        "into a validation and training set as specified by "
+                        "`validation_split=0.95`"));
+  EXPECT_FALSE(r.Data().SplitForValidation(0).ok());
+  EXPECT_FALSE(r.Data().SplitForValidation(1).ok());
+}
+
+TEST(FitDataTest, ShufflesArePermutationsSeededPerPass) {
+  std::vector<int64_t> a = ShuffledOrder(50, 7, 0);
+  std::vector<int64_t> sorted = a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(sorted[i], i);
+  EXPECT_EQ(a, ShuffledOrder(50, 7, 0));
+  EXPECT_NE(a, ShuffledOrder(50, 7, 1));
+  EXPECT_NE(a, ShuffledOrder(50, 8, 0));
+  // Every element lands first about equally often over many passes.
+  std::map<int64_t, int> first;
+  for (int pass = 0; pass < 3000; ++pass) ++first[ShuffledOrder(3, 1, pass)[0]];
+  for (const auto& [element, count] : first) EXPECT_NEAR(count, 1000, 120) << element;
+}
+
+TEST(FitDataTest, StreamsBatchesWithAShortLastOne) {
+  Rows r(10);
+  BatchStream stream(r.Data(), 4, /*shuffle=*/false, 0);
+  EXPECT_EQ(stream.LeftInPass(), 3);
+  Batch b = stream.Next();
+  EXPECT_THAT(Labels(b.y), ElementsAre(0, 1, 2, 3));
+  EXPECT_EQ(stream.LeftInPass(), 2);
+  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(4, 5, 6, 7));
+  b = stream.Next();
+  EXPECT_EQ(b.size(), 2);
+  EXPECT_THAT(Labels(b.y), ElementsAre(8, 9));
+  EXPECT_EQ(b.x[0].shape(), Shape({2, 2}));
+  EXPECT_EQ(b.x[0].GetAsDouble(3), 109);
+  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));  // next pass
+  stream.StartPass(5);
+  EXPECT_EQ(stream.LeftInPass(), 3);
+  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));
+
+  // A shuffled pass depends on its number only.
+  BatchStream a(r.Data(), 10, /*shuffle=*/true, 9), c(r.Data(), 10, /*shuffle=*/true, 9);
+  a.Next();
+  a.Next();
+  Batch third = a.Next();  // pass 2
+  c.StartPass(2);
+  EXPECT_EQ(Labels(c.Next().y), Labels(third.y));
+}
+
+TEST(FitDataTest, ShuffledBatchesKeepRowsTogetherAndCoverThePass) {
+  Rows r(10);
+  BatchStream stream(r.Data(), 3, /*shuffle=*/true, 42);
+  std::vector<int> seen;
+  for (int i = 0; i < 4; ++i) {
+    Batch b = stream.Next();
+    for (int64_t row = 0; row < b.size(); ++row) {
+      const int label = static_cast<int>(b.y.GetAsDouble(row));
+      EXPECT_EQ(b.x[0].GetAsDouble(row * 2), label);
+      EXPECT_EQ(b.x[0].GetAsDouble(row * 2 + 1), 100 + label);
+      seen.push_back(label);
+    }
+  }
+  EXPECT_NE(seen, std::vector<int>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, std::vector<int>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+}  // namespace
+}  // namespace kiln

@@ -1,0 +1,319 @@
+// Model::Fit and Model::Evaluate (layers/fit.h): each checked against an
+// independent computation: a twin model stepped by hand with TrainOnBatch
+// over the batches Keras would cut (short last batch, validation rows
+// excluded), epoch logs as sample-weighted means of those steps, Evaluate
+// against the loss formula on Predict's outputs; plus History contents,
+// early stopping, checkpoint files, learning-rate schedules, initial_epoch,
+// the printed progress lines, bad arguments, and a tiny classification
+// whose loss must fall.
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "layers/checkpoint.h"
+#include "layers/dense.h"
+#include "layers/fit_data.h"
+#include "layers/model.h"
+#include "layers/model_checkpoint.h"
+#include "layers/monitor_callbacks.h"
+#include "layers/optimizers.h"
+
+namespace kiln {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+
+// y = 2 x0 - x1 + 0.5 on `n` rows of fixed pseudo-random x.
+struct LinearData {
+  explicit LinearData(int n) {
+    std::vector<float> xv, yv;
+    for (int i = 0; i < n; ++i) {
+      const float a = std::sin(1.7f * i), b = std::cos(0.9f * i + 0.3f);
+      xv.push_back(a);
+      xv.push_back(b);
+      yv.push_back(2 * a - b + 0.5f);
+    }
+    x = Buffer::FromVector<float>({n, 2}, xv);
+    y = Buffer::FromVector<float>({n, 1}, yv);
+  }
+  Buffer x, y;
+};
+
+// Dense(1) on 2 inputs with fixed starting weights, compiled with SGD(lr).
+std::unique_ptr<Model> LinearModel(double lr = 0.1) {
+  Tensor x = Input({2});
+  auto dense = MakeLayer<Dense>(1);
+  auto model = std::make_unique<Model>(x, dense(x));
+  dense->weights()[0].value = Buffer::FromVector<float>({2, 1}, {0.3f, -0.2f});
+  dense->weights()[1].value = Buffer::FromVector<float>({1}, {0.1f});
+  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = lr}), "mse"));
+  return model;
+}
+
+std::vector<double> WeightValues(const Model& m) {
+  std::vector<double> out;
+  for (Weight* w : m.weights()) {
+    for (int64_t i = 0; i < w->value.num_elements(); ++i) out.push_back(w->value.GetAsDouble(i));
+  }
+  return out;
+}
+
+FitOptions Quiet(FitOptions o) {
+  o.verbose = 0;
+  return o;
+}
+
+TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
+  LinearData data(20);
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  auto history =
+      fitted->Fit(data.x, data.y, Quiet({.epochs = 2, .batch_size = 8, .shuffle = false}));
+  ASSERT_TRUE(history.ok()) << history.status();
+
+  // By hand: batches of 8, 8 and 4 rows per epoch.
+  std::vector<double> expected;
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (int epoch = 0; epoch < 2; ++epoch) {
+    double sum = 0;
+    for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
+      ArrayData part = all.Slice(begin, end);
+      auto logs = by_hand->TrainOnBatch(part.x[0], part.y);
+      ASSERT_TRUE(logs.ok()) << logs.status();
+      sum += (*logs)[0].second * (end - begin);
+    }
+    expected.push_back(sum / 20);
+  }
+  EXPECT_THAT(history->Names(), ElementsAre("loss"));
+  ASSERT_EQ(history->Values("loss").size(), 2u);
+  EXPECT_NEAR(history->Values("loss")[0], expected[0], 1e-6);
+  EXPECT_NEAR(history->Values("loss")[1], expected[1], 1e-6);
+  EXPECT_THAT(history->epochs(), ElementsAre(0, 1));
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+}
+
+TEST(FitTest, StepsPerEpochContinueThroughTheData) {
+  LinearData data(20);
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  // 2 steps per epoch: epoch 0 takes rows 0-7, 8-15; epoch 1 the short
+  // batch 16-19, then a new pass from row 0.
+  auto history =
+      fitted->Fit(data.x, data.y,
+                  Quiet({.epochs = 2, .batch_size = 8, .shuffle = false, .steps_per_epoch = 2}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+}
+
+TEST(FitTest, ClassWeightsReachEveryStep) {
+  // Labels 0/1 by the sign of x0; class 1 counts 3 times as much.
+  LinearData data(20);
+  Buffer labels(DType::kI32, Shape{20});
+  for (int i = 0; i < 20; ++i) labels.data<int32_t>()[i] = data.x.GetAsDouble(2 * i) > 0;
+  auto make = [] {
+    Tensor in = Input({2});
+    auto dense = MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"});
+    auto model = std::make_unique<Model>(in, dense(in));
+    dense->weights()[0].value = Buffer::FromVector<float>({2, 2}, {0.3f, -0.2f, 0.1f, 0.4f});
+    KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5}),
+                                 "sparse_categorical_crossentropy"));
+    return model;
+  };
+  auto fitted = make(), by_hand = make(), unweighted = make();
+  const std::map<int64_t, double> class_weight = {{0, 1.0}, {1, 3.0}};
+  ASSERT_TRUE(fitted
+                  ->Fit(data.x, labels,
+                        Quiet({.batch_size = 8, .class_weight = class_weight, .shuffle = false}))
+                  .ok());
+  ASSERT_TRUE(unweighted->Fit(data.x, labels, Quiet({.batch_size = 8, .shuffle = false})).ok());
+  ArrayData all = *ArrayData::Make({&data.x}, labels);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y, {.class_weight = class_weight}).ok());
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+  EXPECT_NE(WeightValues(*fitted), WeightValues(*unweighted));
+}
+
+TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
+  LinearData data(20);
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  // floor(20 * 0.75) = 15 training rows: batches 0-7, 8-14.
+  auto history = fitted->Fit(
+      data.x, data.y,
+      Quiet({.epochs = 1, .batch_size = 8, .validation_split = 0.25, .shuffle = false}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 15}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+  EXPECT_THAT(history->Names(), ElementsAre("loss", "val_loss"));
+
+  // val_loss: the mse of the final model on rows 15..19.
+  ArrayData held_out = all.Slice(15, 20);
+  auto predicted = by_hand->Predict(held_out.x[0]);
+  ASSERT_TRUE(predicted.ok());
+  double mse = 0;
+  for (int i = 0; i < 5; ++i) {
+    const double d = predicted->GetAsDouble(i) - held_out.y.GetAsDouble(i);
+    mse += d * d / 5;
+  }
+  EXPECT_NEAR(history->Values("val_loss")[0], mse, 1e-6);
+}
+
+TEST(FitTest, EvaluateMatchesTheLossOnPredictions) {
+  LinearData data(23);
+  auto model = LinearModel();
+  auto logs = model->Evaluate(data.x, data.y, {.batch_size = 7, .verbose = 0});
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  auto predicted = model->Predict(data.x);
+  ASSERT_TRUE(predicted.ok());
+  double mse = 0;
+  for (int i = 0; i < 23; ++i) {
+    const double d = predicted->GetAsDouble(i) - data.y.GetAsDouble(i);
+    mse += d * d / 23;
+  }
+  ASSERT_EQ(logs->size(), 1u);
+  EXPECT_EQ((*logs)[0].first, "loss");
+  EXPECT_NEAR((*logs)[0].second, mse, 1e-5);
+}
+
+TEST(FitTest, EarlyStoppingEndsTraining) {
+  LinearData data(20);
+  auto model = LinearModel();
+  // The loss falls every epoch, so "max" mode never sees an improvement
+  // after epoch 0 and patience 1 stops after epoch 1.
+  auto stop = std::make_shared<EarlyStopping>(
+      EarlyStoppingOptions{.monitor = "loss", .patience = 1, .mode = "max"});
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 10, .batch_size = 5, .callbacks = {stop}}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(history->epochs(), ElementsAre(0, 1));
+  EXPECT_EQ(stop->stopped_epoch(), 1);
+}
+
+TEST(FitTest, CheckpointsEveryEpochAndResumes) {
+  LinearData data(20);
+  auto model = LinearModel();
+  const std::string dir = ::testing::TempDir();
+  auto ckpt = std::make_shared<ModelCheckpoint>(dir + "/fit_{epoch:02d}.npz");
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 10, .callbacks = {ckpt}}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  for (const char* name : {"fit_01.npz", "fit_02.npz", "fit_03.npz"}) {
+    EXPECT_TRUE(std::ifstream(dir + "/" + name).good()) << name;
+  }
+  const std::vector<double> final_weights = WeightValues(*model);
+  auto epoch = RestoreCheckpoint(dir + "/fit_02.npz", *model, model->optimizer()->Variables());
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, 2);
+  EXPECT_NE(WeightValues(*model), final_weights);
+  // Resuming epoch 3 from the epoch-2 checkpoint repeats the same weights.
+  auto resumed =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 10, .initial_epoch = 2}));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(resumed->epochs(), ElementsAre(2));
+  const std::vector<double> again = WeightValues(*model);
+  ASSERT_EQ(again.size(), final_weights.size());
+  for (size_t i = 0; i < again.size(); ++i) EXPECT_NEAR(again[i], final_weights[i], 1e-6);
+}
+
+TEST(FitTest, LearningRateSchedulerDrivesTheOptimizer) {
+  LinearData data(20);
+  auto model = LinearModel(0.1);
+  auto schedule = std::make_shared<LearningRateScheduler>(
+      [](int epoch, double lr) { return epoch == 0 ? lr : lr / 10; });
+  auto history =
+      model->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 20, .callbacks = {schedule}}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  ASSERT_EQ(history->Values("lr").size(), 3u);
+  EXPECT_NEAR(history->Values("lr")[0], 0.1, 1e-7);
+  EXPECT_NEAR(history->Values("lr")[1], 0.01, 1e-8);
+  EXPECT_NEAR(history->Values("lr")[2], 0.001, 1e-9);
+  EXPECT_NEAR(model->optimizer()->learning_rate(), 0.001, 1e-9);
+}
+
+TEST(FitTest, TinyClassificationLearns) {
+  // Two blobs in 2-D; a softmax layer separates them.
+  std::vector<float> xv;
+  std::vector<int32_t> yv;
+  for (int i = 0; i < 64; ++i) {
+    const int label = i % 2;
+    xv.push_back((label ? 1.0f : -1.0f) + 0.3f * std::sin(3.1f * i));
+    xv.push_back((label ? -0.5f : 0.5f) + 0.3f * std::cos(1.3f * i));
+    yv.push_back(label);
+  }
+  Buffer x = Buffer::FromVector<float>({64, 2}, xv);
+  Buffer y = Buffer::FromVector<int32_t>({64}, yv);
+  Tensor in = Input({2});
+  Model model(in, MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"})(in));
+  ASSERT_TRUE(model
+                  .Compile(std::make_shared<Adam>(AdamOptions{.learning_rate = 0.05}),
+                           "sparse_categorical_crossentropy", {"accuracy"})
+                  .ok());
+  auto history = model.Fit(x, y, Quiet({.epochs = 15, .batch_size = 16, .seed = 3}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(history->Names(), ElementsAre("loss", "accuracy"));
+  const std::vector<double>& loss = history->Values("loss");
+  EXPECT_LT(loss.back(), 0.5 * loss.front());
+  EXPECT_EQ(history->Values("accuracy").back(), 1.0);
+}
+
+TEST(FitTest, PrintsKerasProgressLines) {
+  LinearData data(20);
+  auto model = LinearModel();
+  std::ostringstream out;
+  double now = 0;
+  auto history = model->Fit(data.x, data.y,
+                            {.epochs = 2,
+                             .batch_size = 8,
+                             .validation_split = 0.25,
+                             .out = &out,
+                             .terminal = false,
+                             .clock = [&] { return now += 0.5; }});
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(out.str(),
+              MatchesRegex("Epoch 1/2\n2/2 \\[==============================\\] - [0-9]+s "
+                           "[0-9]+m?s/step - loss: [0-9.]+ - val_loss: [0-9.]+\n"
+                           "Epoch 2/2\n2/2 \\[=+\\] - [0-9]+s [0-9]+m?s/step - loss: [0-9.]+ "
+                           "- val_loss: [0-9.]+\n"));
+}
+
+TEST(FitTest, BadArgumentsAreErrors) {
+  LinearData data(20);
+  Tensor in = Input({2});
+  Model uncompiled(in, MakeLayer<Dense>(1)(in));
+  EXPECT_EQ(uncompiled.Fit(data.x, data.y, Quiet({})).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto model = LinearModel();
+  EXPECT_THAT(std::string(model->Fit(data.x, data.y, Quiet({.batch_size = 0})).status().message()),
+              HasSubstr("batch_size must be > 0"));
+  EXPECT_THAT(
+      std::string(
+          model->Fit(data.x, data.y, Quiet({.epochs = 2, .initial_epoch = 3})).status().message()),
+      HasSubstr("initial_epoch must be in [0, epochs=2]"));
+  Buffer short_y = Buffer::Zeros(DType::kF32, {19, 1});
+  EXPECT_THAT(std::string(model->Fit(data.x, short_y, Quiet({})).status().message()),
+              HasSubstr("x has 20 rows [20,2] but y has 19 rows"));
+  EXPECT_THAT(
+      std::string(model->Fit(data.x, data.y, Quiet({.validation_split = 0.99})).status().message()),
+      HasSubstr("not sufficient to split"));
+}
+
+}  // namespace
+}  // namespace kiln
