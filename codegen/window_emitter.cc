@@ -286,6 +286,7 @@ absl::Status WindowEmitter::Emit() {
 
 absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& module) {
   if (schedule.sums_windows()) return EmitWindowSumKernel(schedule, module);
+  if (schedule.scatters()) return EmitWindowScatterKernel(schedule, module);
   return WindowEmitter(schedule, module).Emit();
 }
 
@@ -303,8 +304,11 @@ absl::StatusOr<CompiledWindowKernel> CompileWindowKernel(const Graph& graph,
   out.fn = reinterpret_cast<void (*)(char**, int64_t, int64_t)>(fns[0]);
   out.work_items = s.work_items;
   const GemmWindows& w = s.problem.windows;
+  const GemmWindows& p = s.problem.pooled;
   const int64_t per_item =
-      s.sums_windows()
+      s.scatters() ? std::max<int64_t>(1, p.windows[2] * w.channels * p.taps[0] * p.taps[1] *
+                                              p.taps[2])
+      : s.sums_windows()
           ? w.images * w.windows[0] * w.windows[1] * w.windows[2] * s.block * s.lanes
           : std::max<int64_t>(1, w.windows[2] * w.channels * w.taps[0] * w.taps[1] * w.taps[2]);
   out.grain = std::max<int64_t>(1, kWindowWorkPerTask / per_item);

@@ -27,6 +27,10 @@ absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& modu
 // The kernel of a sum over windows (codegen/window_sum_emitter.cc).
 absl::Status EmitWindowSumKernel(const WindowSchedule& schedule, llvm::Module& module);
 
+// The kernel of a routing over non-overlapping windows
+// (codegen/window_scatter_emitter.cc).
+absl::Status EmitWindowScatterKernel(const WindowSchedule& schedule, llvm::Module& module);
+
 // Schedules, emits and compiles the kernel of a kWindow group.
 struct CompiledWindowKernel {
   void (*fn)(char**, int64_t, int64_t) = nullptr;

@@ -219,14 +219,21 @@ TEST(ConvKernelFusionTest, BiasAndReluFuseIntoTheForwardKernel) {
 
 TEST(MaxPoolKernelTest, WindowKernelsMatchNaiveLoopsForPoolAndGradient) {
   // 2x2 stride 2 (the convnet's), 3x3 stride 2 with asymmetric padding
-  // (overlapping windows), 2x3 stride 1.
+  // (overlapping windows), 2x3 stride 1, and non-overlapping ones.
   struct Pool {
     Shape x;
     IntList window, strides, pad_low, pad_high;
   };
   for (const Pool& p : {Pool{{3, 28, 28, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
                         Pool{{2, 9, 8, 19}, {3, 3}, {2, 2}, {1, 0}, {1, 1}},
-                        Pool{{1, 7, 9, 5}, {2, 3}, {1, 1}, {0, 1}, {1, 1}}}) {
+                        Pool{{1, 7, 9, 5}, {2, 3}, {1, 1}, {0, 1}, {1, 1}},
+                        // Non-overlapping windows, searched once each: a
+                        // tail row and column, gaps (stride 3), padding.
+                        // Channels a multiple of 3 put the ties below in
+                        // horizontally adjacent cells of a window.
+                        Pool{{2, 7, 9, 6}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
+                        Pool{{1, 8, 10, 3}, {2, 2}, {3, 3}, {0, 0}, {0, 0}},
+                        Pool{{2, 5, 7, 9}, {2, 2}, {2, 2}, {1, 0}, {0, 1}}}) {
     auto g = Graph::Create();
     const int64_t B = p.x.dim(0), H = p.x.dim(1), W = p.x.dim(2), C = p.x.dim(3);
     const int64_t oh = (H + p.pad_low[0] + p.pad_high[0] - p.window[0]) / p.strides[0] + 1;
