@@ -120,6 +120,10 @@ TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
     Tensor x = Input(g, "x", DType::kF32, xs);
     Tensor w = Input(g, "w", DType::kF32, ws);
     Tensor dy = Input(g, "dy", DType::kF32, ys);
+    // Depth multiplier 2: 42 output channels from 21 inputs.
+    const Shape ws2{3, 2, 1, 42}, ys2{2, 4, 10, 42};
+    Tensor w2 = Input(g, "w2", DType::kF32, ws2);
+    Tensor dy2 = Input(g, "dy2", DType::kF32, ys2);
     Tensor out = which == 0   ? Conv(x, w, strides, dilations, low, high, 1)
                  : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 1)
                               : ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 1);
@@ -159,11 +163,15 @@ TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
 TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
   const Shape xs{2, 7, 9, 21}, ws{3, 2, 1, 21}, ys{2, 4, 10, 21};
   const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
-  for (int which = 0; which < 6; ++which) {
+  for (int which = 0; which < 9; ++which) {
     auto g = Graph::Create();
     Tensor x = Input(g, "x", DType::kF32, xs);
     Tensor w = Input(g, "w", DType::kF32, ws);
     Tensor dy = Input(g, "dy", DType::kF32, ys);
+    // Depth multiplier 2: 42 output channels from 21 inputs.
+    const Shape ws2{3, 2, 1, 42}, ys2{2, 4, 10, 42};
+    Tensor w2 = Input(g, "w2", DType::kF32, ws2);
+    Tensor dy2 = Input(g, "dy2", DType::kF32, ys2);
     const IntList window = {3, 2}, pool_low = {1, 0}, pool_high = {1, 1};
     Tensor pooled = MaxPool(x, window, strides, pool_low, pool_high);
     // Non-overlapping windows (2x2, strides 2 and 3: a gap column, a tail
@@ -175,6 +183,9 @@ TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
         : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 21)
         : which == 2 ? pooled
         : which == 4 ? ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 21)
+        : which == 6 ? Conv(x, w2, strides, dilations, low, high, 21)
+        : which == 7 ? ConvInputGrad(dy2, w2, xs, strides, dilations, low, high, 21)
+        : which == 8 ? ConvFilterGrad(x, dy2, ws2, strides, dilations, low, high, 21)
         : which == 5 ? MaxPoolGrad(x,
                                    Input(g, "g", DType::kF32,
                                          g->node(pooled_apart.id()).type.shape),
