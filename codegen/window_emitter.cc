@@ -158,6 +158,7 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
   const int lanes = s_.lanes;
   llvm::Type* vec = ir_.F32s(lanes);
   const bool sum = s_.has_weights();
+  const int64_t fan = s_.problem.fan;
   llvm::Value* identity =
       sum || s_.routes() ? llvm::ConstantFP::get(vec, 0.0)
           : llvm::ConstantFP::get(vec, -std::numeric_limits<double>::infinity());
@@ -178,7 +179,7 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
               b_.CreateMul(b_.CreateAdd(b_.CreateMul(t0, ir_.I64(w_.taps[1])), t1),
                            ir_.I64(w_.taps[2])),
               t2);
-          if (sum) {
+          if (sum && fan == 1) {
             weight = ir_.Load(lanes, weights_,
                               b_.CreateAdd(b_.CreateMul(tap, ir_.I64(w_.channels)), cv), 1, cmask);
           }
@@ -186,8 +187,28 @@ absl::Status WindowEmitter::BlockBody(llvm::Value* w2, int rows, bool checked) {
             auto [q2, valid] = Row(2, b_.CreateAdd(w2, ir_.I64(r)), t2, v1, checked);
             llvm::Value* at = b_.CreateAdd(base, b_.CreateMul(q2, ir_.I64(w_.row_stride[2])));
             llvm::Value* live = b_.CreateVectorSplat(lanes, valid);
-            llvm::Value* x = ir_.Load(lanes, image_, at, 1, b_.CreateAnd(cmask, live));
             llvm::Value* acc = b_.CreateLoad(vec, acc_[r]);
+            if (fan > 1) {
+              // Image channels c * fan + f, weights likewise.
+              llvm::Value* mask = b_.CreateAnd(cmask, live);
+              llvm::Value* first = b_.CreateAdd(b_.CreateSub(at, cv), b_.CreateMul(cv, ir_.I64(fan)));
+              llvm::Value* wfirst =
+                  b_.CreateMul(b_.CreateAdd(b_.CreateMul(tap, ir_.I64(w_.channels)), cv),
+                               ir_.I64(fan));
+              llvm::Function* fma =
+                  llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
+              for (int64_t f = 0; f < fan; ++f) {
+                llvm::Value* x =
+                    ir_.Load(lanes, image_, b_.CreateAdd(first, ir_.I64(f)), fan, mask);
+                llvm::Value* wf =
+                    ir_.Load(lanes, weights_, b_.CreateAdd(wfirst, ir_.I64(f)), fan, cmask);
+                acc = b_.CreateCall(fma, {x, wf, acc});
+              }
+              b_.CreateStore(acc, acc_[r]);
+              continue;
+            }
+            llvm::Value* x =
+                SpreadLoad(ir_, lanes, image_, at, cv, s_.problem.multiplier, b_.CreateAnd(cmask, live));
             if (s_.routes()) {
               // Only a real cell searches its pooled window.
               llvm::LLVMContext& ctx = b_.getContext();
@@ -286,6 +307,7 @@ absl::Status WindowEmitter::Emit() {
 
 absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& module) {
   if (schedule.sums_windows()) return EmitWindowSumKernel(schedule, module);
+  if (schedule.scatters()) return EmitWindowScatterKernel(schedule, module);
   return WindowEmitter(schedule, module).Emit();
 }
 
@@ -303,8 +325,11 @@ absl::StatusOr<CompiledWindowKernel> CompileWindowKernel(const Graph& graph,
   out.fn = reinterpret_cast<void (*)(char**, int64_t, int64_t)>(fns[0]);
   out.work_items = s.work_items;
   const GemmWindows& w = s.problem.windows;
+  const GemmWindows& p = s.problem.pooled;
   const int64_t per_item =
-      s.sums_windows()
+      s.scatters() ? std::max<int64_t>(1, p.windows[2] * w.channels * p.taps[0] * p.taps[1] *
+                                              p.taps[2])
+      : s.sums_windows()
           ? w.images * w.windows[0] * w.windows[1] * w.windows[2] * s.block * s.lanes
           : std::max<int64_t>(1, w.windows[2] * w.channels * w.taps[0] * w.taps[1] * w.taps[2]);
   out.grain = std::max<int64_t>(1, kWindowWorkPerTask / per_item);

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "codegen/gemm_emitter_internal.h"
 #include "codegen/jit_internal.h"
 #include "codegen/window_schedule.h"
 #include "llvm/IR/Module.h"
@@ -26,6 +27,16 @@ namespace kiln {
 absl::Status EmitWindowKernel(const WindowSchedule& schedule, llvm::Module& module);
 // The kernel of a sum over windows (codegen/window_sum_emitter.cc).
 absl::Status EmitWindowSumKernel(const WindowSchedule& schedule, llvm::Module& module);
+
+// `lanes` floats of channels [cv, cv + lanes) where channel c sits at
+// base[at - cv + c / multiplier] (a depth multiplier's shared input
+// channel): a plain masked load for multiplier 1, else a gather.
+llvm::Value* SpreadLoad(GemmIr& ir, int lanes, llvm::Value* base, llvm::Value* at,
+                        llvm::Value* cv, int64_t multiplier, llvm::Value* mask);
+
+// The kernel of a routing over non-overlapping windows
+// (codegen/window_scatter_emitter.cc).
+absl::Status EmitWindowScatterKernel(const WindowSchedule& schedule, llvm::Module& module);
 
 // Schedules, emits and compiles the kernel of a kWindow group.
 struct CompiledWindowKernel {

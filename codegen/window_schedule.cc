@@ -36,6 +36,10 @@ absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup&
   // Routing searches each pooled window per cell: one output per tile.
   s.block = s.routes() ? 1 : static_cast<int>(std::min<int64_t>(8, w.windows[2]));
   s.work_items = w.images * w.windows[0] * w.windows[1];
+  if (s.scatters()) {
+    const GemmWindows& p = s.problem.pooled;
+    s.work_items = p.images * p.windows[0] * p.windows[1];
+  }
   if (s.sums_windows()) {
     s.block = static_cast<int>(
         std::min<int64_t>(kSumVectors, (w.channels + s.lanes - 1) / s.lanes));
@@ -44,9 +48,23 @@ absl::StatusOr<WindowSchedule> ScheduleWindow(const Graph& g, const KernelGroup&
   return s;
 }
 
+bool WindowSchedule::scatters() const {
+  if (!routes()) return false;
+  const GemmWindows& p = problem.pooled;
+  for (int e = 0; e < 3; ++e) {
+    if (p.divisor[e] != 1 || p.tap_step[e] < 1 ||
+        (p.taps[e] - 1) * p.tap_step[e] >= p.window_step[e] ||
+        p.extent[e] != problem.windows.windows[e]) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string WindowSchedule::ToString() const {
   const GemmWindows& w = problem.windows;
   const char* kind = has_weights()    ? "sum"
+                     : scatters()     ? "first-max scatter"
                      : routes()       ? "first-max routing"
                      : sums_windows() ? "sum over windows"
                                       : "max";

@@ -3,7 +3,8 @@
 // one output row (image n, window dims 0 and 1); inside it, blocks of
 // `block` outputs along the innermost window dim, each a register tile of
 // `block` accumulator vectors of `lanes` channels, run every cell of their
-// windows. A sum over windows (depthwise filter gradient) instead makes one
+// windows. A routing over non-overlapping pooled windows makes one item
+// per row of pooled windows instead (scatters()). A sum over windows (depthwise filter gradient) instead makes one
 // item per cell and `block` vectors of channels, summing every window in a
 // fixed order. Pure "how", no LLVM; it prints as text that tests compare.
 //
@@ -36,6 +37,10 @@ struct WindowSchedule {
     return problem.combine == WindowReduction::Combine::kSumOfProducts;
   }
   bool routes() const { return problem.combine == WindowReduction::Combine::kFirstMaxRouting; }
+  // Routing whose pooled windows do not overlap (stride >= window in every
+  // dim): a work item is one row of pooled windows, each searched once
+  // (codegen/window_scatter_emitter.cc).
+  bool scatters() const;
   // kSumOverWindows: a work item is one cell and `block` vectors of channels.
   bool sums_windows() const {
     return problem.combine == WindowReduction::Combine::kSumOverWindows;

@@ -3,8 +3,10 @@
 // vectors); it walks every window (n, w0, w1, w2) in a fixed order and
 // accumulates image(n, w, t, c) * input1[n][w][c] in registers (allocas
 // SROA promotes), so the sum does not depend on how items are split. A
-// cell in the padding is a masked-off load.
+// cell in the padding is a masked-off load. With a depth multiplier,
+// channel c's image cell is input channel c / multiplier (a gather).
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "codegen/gemm_emitter_internal.h"
@@ -43,6 +45,7 @@ absl::Status EmitWindowSumKernel(const WindowSchedule& s, llvm::Module& m) {
     valid = b.CreateAnd(valid, b.CreateICmpSLT(q, ir.I64(w.extent[e])));
     return std::make_pair(q, valid);
   };
+  if (s.problem.fan != 1) return absl::InternalError("a sum over windows takes no fan");
   if (w.divisor[0] > 1 || w.divisor[1] > 1 || w.divisor[2] > 1) {
     return absl::InternalError("a sum over windows takes no divisors");
   }
@@ -79,8 +82,9 @@ absl::Status EmitWindowSumKernel(const WindowSchedule& s, llvm::Module& m) {
                 c0);
             llvm::Value* live = b.CreateVectorSplat(lanes, valid);
             for (int v = 0; v < vectors; ++v) {
-              llvm::Value* x = ir.Load(lanes, image, b.CreateAdd(at, ir.I64(v * lanes)), 1,
-                                       b.CreateAnd(masks[v], live));
+              llvm::Value* cv = b.CreateAdd(c0, ir.I64(v * lanes));
+              llvm::Value* x = SpreadLoad(ir, lanes, image, b.CreateAdd(at, ir.I64(v * lanes)),
+                                          cv, s.problem.multiplier, b.CreateAnd(masks[v], live));
               llvm::Value* g = ir.Load(lanes, other, b.CreateAdd(g_at, ir.I64(v * lanes)), 1,
                                        masks[v]);
               b.CreateStore(b.CreateCall(fma, {x, g, b.CreateLoad(vec, acc[v])}), acc[v]);
@@ -104,6 +108,21 @@ absl::Status EmitWindowSumKernel(const WindowSchedule& s, llvm::Module& m) {
     return absl::InternalError(absl::StrCat("window kernel ", s.name, " is malformed: ", problems));
   }
   return absl::OkStatus();
+}
+
+llvm::Value* SpreadLoad(GemmIr& ir, int lanes, llvm::Value* base, llvm::Value* at,
+                        llvm::Value* cv, int64_t multiplier, llvm::Value* mask) {
+  if (multiplier == 1) return ir.Load(lanes, base, at, 1, mask);
+  llvm::IRBuilder<>& b = ir.b();
+  std::vector<llvm::Constant*> iota;
+  for (int l = 0; l < lanes; ++l) iota.push_back(b.getInt64(l));
+  llvm::Value* channel = b.CreateAdd(b.CreateVectorSplat(lanes, cv), llvm::ConstantVector::get(iota));
+  llvm::Value* offsets =
+      b.CreateAdd(b.CreateVectorSplat(lanes, b.CreateSub(at, cv)),
+                  b.CreateUDiv(channel, b.CreateVectorSplat(lanes, b.getInt64(multiplier))));
+  llvm::Value* ptrs = b.CreateGEP(ir.f32(), base, offsets);
+  return b.CreateMaskedGather(ir.F32s(lanes), ptrs, llvm::Align(4), mask,
+                              llvm::ConstantFP::get(ir.F32s(lanes), 0.0));
 }
 
 }  // namespace kiln

@@ -183,11 +183,16 @@ using FlopsFn = int64_t (*)(absl::Span<const TensorType> inputs, const TensorTyp
 // kSumOverWindows (depthwise filter gradients): the output is [cells...,
 // channels] and out[t][c] = sum over windows (n, w) of image(n, w, t, c) *
 // input1[n][w][c] (input 1 laid out [images, windows..., channels]).
+// A depth multiplier M > 1 (kSumOfProducts, kSumOverWindows): output
+// channel c reads image channel c / M. A fan F > 1 (kSumOfProducts only,
+// depthwise input gradients): output channel c adds cells of image
+// channels c * F + f, f < F, each times weight[(t * channels + c) * F + f].
 struct WindowReduction {
   enum class Combine { kSumOfProducts, kMax, kFirstMaxRouting, kSumOverWindows };
   Combine combine = Combine::kSumOfProducts;
   GemmWindows windows;
   GemmWindows pooled;  // kFirstMaxRouting only
+  int64_t multiplier = 1, fan = 1;
 };
 using WindowReductionFn = absl::StatusOr<WindowReduction> (*)(
     absl::Span<const TensorType> inputs, const TensorType& output, const Attrs& attrs);

@@ -116,22 +116,25 @@ absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g) {
 }
 
 absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g) {
-  if (!g.depthwise()) {
-    return absl::UnimplementedError("not depthwise with one output channel per input channel");
+  if (g.in_per_group() != 1 || g.groups != g.in_channels || g.groups == 1) {
+    // One input channel and no groups (a first layer) is a plain GEMM.
+    return absl::UnimplementedError("not depthwise (one input channel per group, groups > 1)");
   }
   WindowReduction r{.combine = WindowReduction::Combine::kSumOfProducts,
-                    .windows = ForwardWindows(g)};
-  r.windows.channels = g.in_channels;
+                    .windows = ForwardWindows(g), .multiplier = g.out_per_group()};
+  r.windows.channels = g.out_channels;
   return r;
 }
 
 absl::StatusOr<WindowReduction> DepthwiseInputGradWindows(const ConvGeometry& g) {
-  if (!g.depthwise()) {
-    return absl::UnimplementedError("not depthwise with one output channel per input channel");
+  if (g.in_per_group() != 1 || g.groups != g.in_channels || g.groups == 1) {
+    // One input channel and no groups (a first layer) is a plain GEMM.
+    return absl::UnimplementedError("not depthwise (one input channel per group, groups > 1)");
   }
+  // Each input channel gathers its out_per_group() output channels.
   WindowReduction r{.combine = WindowReduction::Combine::kSumOfProducts,
-                    .windows = InputGradWindows(g)};
-  r.windows.channels = g.out_channels;
+                    .windows = InputGradWindows(g), .fan = g.out_per_group()};
+  r.windows.channels = g.in_channels;
   return r;
 }
 

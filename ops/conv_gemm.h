@@ -25,7 +25,8 @@ absl::StatusOr<GemmProblem> ConvForwardGemm(const ConvGeometry& g);
 absl::StatusOr<GemmProblem> ConvInputGradGemm(const ConvGeometry& g);
 absl::StatusOr<GemmProblem> ConvFilterGradGemm(const ConvGeometry& g);
 
-// Depthwise convolutions (one input and one output channel per group) and
+// Depthwise convolutions (one input channel per group, any depth
+// multiplier) and
 // max pooling as window reductions, for the JIT's window kernels; other
 // geometries get an error saying why.
 absl::StatusOr<WindowReduction> DepthwiseForwardWindows(const ConvGeometry& g);

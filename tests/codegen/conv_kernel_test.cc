@@ -113,6 +113,10 @@ std::vector<Case> Cases() {
       {"depthwise strided dilated", {1, 12, 10, 20}, {3, 2}, 20, 20, {2, 3}, {2, 1}, {2, 0},
        {1, 1}},
       {"depthwise 1d", {3, 17, 16}, {5}, 16, 16, {1}, {1}, {4}, {0}},
+      // Depth multipliers: 3 (21 outputs, a channel tail), 2 strided.
+      {"depthwise multiplier 3", {2, 8, 9, 7}, {3, 3}, 21, 7, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      {"depthwise multiplier 2 strided", {1, 9, 10, 12}, {3, 2}, 24, 12, {2, 2}, {1, 2}, {1, 0},
+       {1, 1}},
   };
 }
 
@@ -154,7 +158,7 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     ASSERT_TRUE(exe.ok()) << exe.status();
     absl::StatusOr<std::string> text = (*exe)->ProgramText(c.x[0]);
     ASSERT_TRUE(text.ok()) << text.status();
-    if (c.groups == c.cout && c.groups == c.x.back()) {
+    if (c.groups == c.x.back() && c.groups > 1) {
       // Depthwise: all three are window kernels.
       size_t windows = 0;
       for (size_t at = text->find(" window: "); at != std::string::npos;
@@ -165,6 +169,7 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     } else {
       // All three run as JIT GEMMs, not interpreter kernels.
       EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
+      EXPECT_EQ(text->find(" window: "), std::string::npos) << *text;
     }
     auto out = (*exe)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status();
@@ -219,14 +224,21 @@ TEST(ConvKernelFusionTest, BiasAndReluFuseIntoTheForwardKernel) {
 
 TEST(MaxPoolKernelTest, WindowKernelsMatchNaiveLoopsForPoolAndGradient) {
   // 2x2 stride 2 (the convnet's), 3x3 stride 2 with asymmetric padding
-  // (overlapping windows), 2x3 stride 1.
+  // (overlapping windows), 2x3 stride 1, and non-overlapping ones.
   struct Pool {
     Shape x;
     IntList window, strides, pad_low, pad_high;
   };
   for (const Pool& p : {Pool{{3, 28, 28, 32}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
                         Pool{{2, 9, 8, 19}, {3, 3}, {2, 2}, {1, 0}, {1, 1}},
-                        Pool{{1, 7, 9, 5}, {2, 3}, {1, 1}, {0, 1}, {1, 1}}}) {
+                        Pool{{1, 7, 9, 5}, {2, 3}, {1, 1}, {0, 1}, {1, 1}},
+                        // Non-overlapping windows, searched once each: a
+                        // tail row and column, gaps (stride 3), padding.
+                        // Channels a multiple of 3 put the ties below in
+                        // horizontally adjacent cells of a window.
+                        Pool{{2, 7, 9, 6}, {2, 2}, {2, 2}, {0, 0}, {0, 0}},
+                        Pool{{1, 8, 10, 3}, {2, 2}, {3, 3}, {0, 0}, {0, 0}},
+                        Pool{{2, 5, 7, 9}, {2, 2}, {2, 2}, {1, 0}, {0, 1}}}) {
     auto g = Graph::Create();
     const int64_t B = p.x.dim(0), H = p.x.dim(1), W = p.x.dim(2), C = p.x.dim(3);
     const int64_t oh = (H + p.pad_low[0] + p.pad_high[0] - p.window[0]) / p.strides[0] + 1;

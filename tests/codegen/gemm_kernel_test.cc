@@ -2,6 +2,7 @@
 // generator supports (128, 256, 512 bits: other tiles and packing paths),
 // and any split of the work items into calls gives the same bits; the
 // window kernels (depthwise, pooling) likewise at every width.
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -119,6 +120,10 @@ TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
     Tensor x = Input(g, "x", DType::kF32, xs);
     Tensor w = Input(g, "w", DType::kF32, ws);
     Tensor dy = Input(g, "dy", DType::kF32, ys);
+    // Depth multiplier 2: 42 output channels from 21 inputs.
+    const Shape ws2{3, 2, 1, 42}, ys2{2, 4, 10, 42};
+    Tensor w2 = Input(g, "w2", DType::kF32, ws2);
+    Tensor dy2 = Input(g, "dy2", DType::kF32, ys2);
     Tensor out = which == 0   ? Conv(x, w, strides, dilations, low, high, 1)
                  : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 1)
                               : ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 1);
@@ -158,18 +163,33 @@ TEST(GemmKernelTest, ImplicitConvolutionsAtEveryVectorWidth) {
 TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
   const Shape xs{2, 7, 9, 21}, ws{3, 2, 1, 21}, ys{2, 4, 10, 21};
   const IntList strides = {2, 1}, dilations = {1, 2}, low = {1, 1}, high = {1, 2};
-  for (int which = 0; which < 5; ++which) {
+  for (int which = 0; which < 9; ++which) {
     auto g = Graph::Create();
     Tensor x = Input(g, "x", DType::kF32, xs);
     Tensor w = Input(g, "w", DType::kF32, ws);
     Tensor dy = Input(g, "dy", DType::kF32, ys);
+    // Depth multiplier 2: 42 output channels from 21 inputs.
+    const Shape ws2{3, 2, 1, 42}, ys2{2, 4, 10, 42};
+    Tensor w2 = Input(g, "w2", DType::kF32, ws2);
+    Tensor dy2 = Input(g, "dy2", DType::kF32, ys2);
     const IntList window = {3, 2}, pool_low = {1, 0}, pool_high = {1, 1};
     Tensor pooled = MaxPool(x, window, strides, pool_low, pool_high);
+    // Non-overlapping windows (2x2, strides 2 and 3: a gap column, a tail
+    // row, padding) scatter from each window once.
+    const IntList apart = {2, 3}, apart_low = {0, 1}, apart_high = {1, 1};
+    Tensor pooled_apart = MaxPool(x, {2, 2}, apart, apart_low, apart_high);
     Tensor out =
         which == 0   ? Conv(x, w, strides, dilations, low, high, 21)
         : which == 1 ? ConvInputGrad(dy, w, xs, strides, dilations, low, high, 21)
         : which == 2 ? pooled
         : which == 4 ? ConvFilterGrad(x, dy, ws, strides, dilations, low, high, 21)
+        : which == 6 ? Conv(x, w2, strides, dilations, low, high, 21)
+        : which == 7 ? ConvInputGrad(dy2, w2, xs, strides, dilations, low, high, 21)
+        : which == 8 ? ConvFilterGrad(x, dy2, ws2, strides, dilations, low, high, 21)
+        : which == 5 ? MaxPoolGrad(x,
+                                   Input(g, "g", DType::kF32,
+                                         g->node(pooled_apart.id()).type.shape),
+                                   {2, 2}, apart, apart_low, apart_high)
                      : MaxPoolGrad(x, Input(g, "g", DType::kF32, g->node(pooled.id()).type.shape),
                                    window, strides, pool_low, pool_high);
     ASSERT_TRUE(g->status().ok()) << g->status();
@@ -194,6 +214,7 @@ TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
     for (int bits : {128, 256, 512}) {
       absl::StatusOr<WindowSchedule> s = ScheduleWindow(*g, group, bits);
       ASSERT_TRUE(s.ok()) << s.status();
+      EXPECT_EQ(s->scatters(), which == 5) << s->ToString();
       s->name = absl::StrCat(s->name, "_", which, "_", bits);
       auto context = std::make_unique<llvm::LLVMContext>();
       auto module = std::make_unique<llvm::Module>("window", *context);
@@ -205,6 +226,7 @@ TEST(WindowKernelTest, DepthwiseAndPoolingAtEveryVectorWidth) {
       ASSERT_TRUE(fns.ok()) << fns.status();
       auto* fn = reinterpret_cast<void (*)(char**, int64_t, int64_t)>((*fns)[0]);
       Buffer got(DType::kF32, node.type.shape);
+      for (float& v : got.span<float>()) v = std::nanf("");  // every output is written
       std::vector<char*> buffers;
       for (Buffer& b : inputs) buffers.push_back(static_cast<char*>(b.raw()));
       buffers.push_back(static_cast<char*>(got.raw()));
