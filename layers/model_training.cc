@@ -6,12 +6,14 @@
 // model_training_step.cc.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "autodiff/grad.h"
+#include "graph/build_context.h"
 #include "graph/status_macros.h"
 #include "layers/model.h"
 #include "layers/layer.h"
@@ -286,9 +288,13 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
       weight_inputs[i] = Input(graph_, SampleWeightInputName(i), weight_types[i].dtype,
                                weight_types[i].shape);
     }
+    const Tensor regularization = HasRegularization() ? RegularizationLoss() : Tensor();
+    // The loss and metric nodes (and below, the optimizer's) are labelled
+    // like layers, so profiles and errors say where they came from.
+    std::optional<LayerScope> scope(std::in_place, "loss");
     StepResults results =
-        BuildStepResults(setup.outputs, outputs_, labels, weight_inputs,
-                         HasRegularization() ? RegularizationLoss() : Tensor());
+        BuildStepResults(setup.outputs, outputs_, labels, weight_inputs, regularization);
+    scope.reset();
     KILN_RETURN_IF_ERROR(graph_->status());
     const Tensor& loss = results.values[0];
     std::vector<VariableUpdate> updates;
@@ -297,7 +303,9 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
       std::vector<Tensor> variables;
       for (const Weight* w : trainable) variables.push_back(WeightVariable(*w));
       KILN_ASSIGN_OR_RETURN(std::vector<Tensor> gradients, Grad(loss, variables));
+      scope.emplace("optimizer");
       KILN_ASSIGN_OR_RETURN(updates, optimizer.BuildUpdates(variables, gradients));
+      scope.reset();
       for (size_t i = 0; i < trainable.size(); ++i) {  // constraints after the update
         if (trainable[i]->constraint) updates[i].value = trainable[i]->constraint(updates[i].value);
       }
