@@ -10,12 +10,15 @@
 
 namespace kiln {
 
-absl::StatusOr<Tensor> DepthwiseConv(const Tensor& x, const Tensor& depthwise_kernel,
-                                     const KerasConvArgs& args) {
-  // (kh, kw, C, M) -> (kh, kw, 1, C * M): filter c * M + m is [.., c, m], and
-  // with groups = C output channel c * M + m reads input channel c.
+absl::StatusOr<Tensor> DepthwiseStage(Tensor x, const Tensor& depthwise_kernel,
+                                      const KerasConvArgs& args, absl::string_view layer) {
   const Shape& k = depthwise_kernel.shape();
   const int64_t channels = k.dim(2);
+  KILN_RETURN_IF_ERROR(CheckDepthwiseInput(x.shape(), args, channels, layer).status());
+  if (x.dtype() != DType::kF32) x = Cast(x, DType::kF32);
+  if (args.data_format == DataFormat::kChannelsFirst) x = ToChannelsLast(x, 2);
+  // (kh, kw, C, M) -> (kh, kw, 1, C * M): filter c * M + m is [.., c, m], and
+  // with groups = C output channel c * M + m reads input channel c.
   Tensor filter = Reshape(depthwise_kernel, Shape{k.dim(0), k.dim(1), 1, channels * k.dim(3)});
   return KerasConv(x, filter, args.strides, args.dilation_rate, args.padding, channels);
 }
@@ -91,14 +94,11 @@ absl::Status DepthwiseConv2D::Build(absl::Span<const TensorType> inputs) {
 
 absl::StatusOr<Tensor> DepthwiseConv2D::Call(absl::Span<const Tensor> inputs,
                                              const CallContext& ctx) {
-  Tensor x = inputs[0];
-  const Shape& kernel = weights()[kernel_].value.shape();
-  KILN_RETURN_IF_ERROR(CheckDepthwiseInput(x.shape(), args_, kernel.dim(2), name()).status());
-  if (x.dtype() != DType::kF32) x = Cast(x, DType::kF32);
+  const std::shared_ptr<Graph>& graph = inputs[0].graph();
+  KILN_ASSIGN_OR_RETURN(Tensor y,
+                        DepthwiseStage(inputs[0], WeightTensor(graph, kernel_), args_, name()));
+  if (bias_ >= 0) y = y + WeightTensor(graph, bias_);
   const bool first = args_.data_format == DataFormat::kChannelsFirst;
-  if (first) x = ToChannelsLast(x, 2);
-  KILN_ASSIGN_OR_RETURN(Tensor y, DepthwiseConv(x, WeightTensor(x.graph(), kernel_), args_));
-  if (bias_ >= 0) y = y + WeightTensor(x.graph(), bias_);
   y = activation_(y);
   return first ? FromChannelsLast(y, 2) : y;
 }

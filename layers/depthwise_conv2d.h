@@ -38,10 +38,13 @@ struct DepthwiseConv2DOptions {
   std::string name;  // "" : depthwise_conv2d, ...
 };
 
-// The depthwise stage SeparableConv2D shares: x channels-last [B, H, W, C],
-// kernel (kh, kw, C, M) -> [B, H', W', C * M], channel c * M + m.
-absl::StatusOr<Tensor> DepthwiseConv(const Tensor& x, const Tensor& depthwise_kernel,
-                                     const KerasConvArgs& args);
+// The depthwise stage DepthwiseConv2D and SeparableConv2D share: checks the
+// layer input x (in args.data_format) against the kernel (kh, kw, C, M) as
+// CheckDepthwiseInput does, casts it to f32 and convolves it channels-last:
+// -> [B, H', W', C * M], channel c * M + m (channels-last whatever the
+// layer's format; the caller converts back).
+absl::StatusOr<Tensor> DepthwiseStage(Tensor x, const Tensor& depthwise_kernel,
+                                      const KerasConvArgs& args, absl::string_view layer);
 
 class DepthwiseConv2D : public Layer {
  public:

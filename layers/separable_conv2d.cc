@@ -46,17 +46,15 @@ absl::Status SeparableConv2D::Build(absl::Span<const TensorType> inputs) {
 
 absl::StatusOr<Tensor> SeparableConv2D::Call(absl::Span<const Tensor> inputs,
                                              const CallContext& ctx) {
-  Tensor x = inputs[0];
+  const std::shared_ptr<Graph>& graph = inputs[0].graph();
   const Shape& depthwise = weights()[depthwise_].value.shape();
-  KILN_RETURN_IF_ERROR(CheckDepthwiseInput(x.shape(), args_, depthwise.dim(2), name()).status());
-  if (x.dtype() != DType::kF32) x = Cast(x, DType::kF32);
+  KILN_ASSIGN_OR_RETURN(Tensor d,
+                        DepthwiseStage(inputs[0], WeightTensor(graph, depthwise_), args_, name()));
   const bool first = args_.data_format == DataFormat::kChannelsFirst;
-  if (first) x = ToChannelsLast(x, 2);
-  KILN_ASSIGN_OR_RETURN(Tensor d, DepthwiseConv(x, WeightTensor(x.graph(), depthwise_), args_));
   // The 1x1 pointwise convolution is a matmul over the channel axis.
   const int64_t cm = depthwise.dim(2) * depthwise.dim(3);
-  Tensor y = MatMul(d, Reshape(WeightTensor(x.graph(), pointwise_), Shape{cm, filters_}));
-  if (bias_ >= 0) y = y + WeightTensor(x.graph(), bias_);
+  Tensor y = MatMul(d, Reshape(WeightTensor(graph, pointwise_), Shape{cm, filters_}));
+  if (bias_ >= 0) y = y + WeightTensor(graph, bias_);
   y = activation_(y);
   return first ? FromChannelsLast(y, 2) : y;
 }
