@@ -9,6 +9,12 @@
 //     with few channels (the first layer) each depth is one masked gather.
 //   rows = cells (filter gradient): per depth (a window), the mr cells of a
 //     panel that share a tap are one contiguous masked load, else a gather.
+//
+// Panels whose rows sit at a fixed stride in the source need no packing at
+// all: DirectTables holds, per depth, a pointer to that depth's cell (one
+// table per tap for filter gradients, padding pointing at a zero area), and
+// Panel tells the column tile which table and row shift a panel reads, so
+// the micro-kernel loads A straight from the image.
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -32,6 +38,9 @@ class WindowPacker {
                               llvm::Value* kc, llvm::Value* dst);
   absl::Status PackCellRows(llvm::Value* row0, llvm::Value* rows, llvm::Value* p0,
                             llvm::Value* kc, llvm::Value* dst);
+  absl::Status DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* tables,
+                            llvm::Value* zeros);
+  DirectPanel Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables);
 
  private:
   using Dims = std::array<llvm::Value*, 3>;
@@ -112,6 +121,17 @@ class WindowPacker {
     }
     // Dead lanes (past the panel's rows) do not count.
     return b_.CreateAndReduce(b_.CreateOr(inside, b_.CreateNot(live)));
+  }
+  // The offset of a depth's cell relative to its window's (rows = windows,
+  // no divisors).
+  llvm::Value* DepthOffset(llvm::Value* depth) {
+    llvm::Value* unused = nullptr;
+    const Dims t = Split(b_.CreateSDiv(depth, ir_.I64(w_.channels)), w_.taps, &unused);
+    llvm::Value* at = b_.CreateSRem(depth, ir_.I64(w_.channels));
+    for (int e = 0; e < 3; ++e) {
+      at = b_.CreateAdd(at, b_.CreateMul(t[e], ir_.I64(w_.tap_step[e] * w_.row_stride[e])));
+    }
+    return at;
   }
   // Masked gather of mr floats at a_ + offsets.
   llvm::Value* Gather(llvm::Value* offsets, llvm::Value* mask) {
@@ -202,17 +222,7 @@ absl::Status WindowPacker::PackWindowRows(llvm::Value* row0, llvm::Value* rows, 
     b_.SetInsertPoint(fast);
     const Dims no_tap = {ir_.I64(0), ir_.I64(0), ir_.I64(0)};
     llvm::Value* base = Cell(n, win, no_tap, live).first;
-    // The offset of depth p's cell relative to its row's.
-    auto tap_offset = [&](llvm::Value* p) {
-      llvm::Value* depth = b_.CreateAdd(p0, p);
-      llvm::Value* unused = nullptr;
-      const Dims t = Split(b_.CreateSDiv(depth, ir_.I64(channels)), w_.taps, &unused);
-      llvm::Value* at = b_.CreateSRem(depth, ir_.I64(channels));
-      for (int e = 0; e < 3; ++e) {
-        at = b_.CreateAdd(at, b_.CreateMul(t[e], ir_.I64(w_.tap_step[e] * w_.row_stride[e])));
-      }
-      return at;
-    };
+    auto tap_offset = [&](llvm::Value* p) { return DepthOffset(b_.CreateAdd(p0, p)); };
     // Rows on one line of the innermost window dim sit a constant stride
     // apart: one (strided) vector load per depth instead of a gather.
     llvm::Value* one_line = b_.CreateICmpSLE(
@@ -332,7 +342,67 @@ absl::Status WindowPacker::PackCellRows(llvm::Value* row0, llvm::Value* rows, ll
   return absl::OkStatus();
 }
 
+absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* tables,
+                                        llvm::Value* zeros) {
+  llvm::Type* ptr = b_.getPtrTy();
+  if (!w_.windows_along_depth) {  // table[p]: the cell of depth p0 + p of window 0
+    return ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
+      b_.CreateStore(ir_.At(a_, DepthOffset(b_.CreateAdd(p0, p))),
+                     b_.CreateGEP(ptr, tables, p));
+      return absl::OkStatus();
+    });
+  }
+  // Per tap t, table t * kc_max + p: channel 0 of the cell of tap t in the
+  // window of depth p0 + p, or the zeros when that cell is padding.
+  const int64_t taps = w_.taps[0] * w_.taps[1] * w_.taps[2];
+  return ir_.Loop(fn_, ir_.I64(0), ir_.I64(taps), 1, [&](llvm::Value* tap) {
+    llvm::Value* unused = nullptr;
+    const Dims t = Split(tap, w_.taps, &unused);
+    llvm::Value* table = b_.CreateGEP(ptr, tables, b_.CreateMul(tap, ir_.I64(s_.kc)));
+    return WindowLoop(p0, kc, [&](llvm::Value* p, llvm::Value* n, const Dims& win) {
+      auto [offset, valid] = Cell(n, win, t, b_.getTrue());
+      b_.CreateStore(b_.CreateSelect(valid, ir_.At(a_, offset), zeros),
+                     b_.CreateGEP(ptr, table, p));
+    });
+  });
+}
+
+DirectPanel WindowPacker::Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables) {
+  llvm::Value* full = b_.CreateICmpEQ(rows, ir_.I64(mr_));
+  if (w_.windows_along_depth) {  // cells of one tap (channels % mr == 0)
+    llvm::Value* tap = b_.CreateSDiv(row0, ir_.I64(w_.channels));
+    return {full, b_.CreateGEP(b_.getPtrTy(), tables, b_.CreateMul(tap, ir_.I64(s_.kc))),
+            b_.CreateSRem(row0, ir_.I64(w_.channels))};
+  }
+  // Windows on one line of the innermost dim, every cell inside the image.
+  std::vector<llvm::Constant*> lane_ids;
+  for (int r = 0; r < mr_; ++r) lane_ids.push_back(llvm::ConstantInt::get(b_.getInt64Ty(), r));
+  llvm::Value* row = b_.CreateAdd(b_.CreateVectorSplat(mr_, row0),
+                                  llvm::ConstantVector::get(lane_ids));
+  llvm::Value* n = nullptr;
+  const Dims win = Split(ir_.Min(row, Const(row, s_.m - 1)), w_.windows, &n);
+  llvm::Value* inside = PanelInside(win, ir_.FirstN(mr_, rows));
+  llvm::Value* one_line = b_.CreateICmpSLE(
+      b_.CreateAdd(b_.CreateSRem(row0, ir_.I64(w_.windows[2])), rows), ir_.I64(w_.windows[2]));
+  llvm::Value* n0 = nullptr;
+  const Dims win0 = Split(row0, w_.windows, &n0);
+  const Dims no_tap = {ir_.I64(0), ir_.I64(0), ir_.I64(0)};
+  return {b_.CreateAnd(full, b_.CreateAnd(inside, one_line)), tables,
+          Cell(n0, win0, no_tap, b_.getTrue()).first};
+}
+
 }  // namespace
+
+absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
+                              llvm::Value* a, llvm::Value* p0, llvm::Value* kc,
+                              llvm::Value* tables, llvm::Value* zeros) {
+  return WindowPacker(ir, fn, s, a).DirectTables(p0, kc, tables, zeros);
+}
+
+DirectPanel EmitDirectPanel(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
+                            llvm::Value* row0, llvm::Value* rows, llvm::Value* tables) {
+  return WindowPacker(ir, fn, s, nullptr).Panel(row0, rows, tables);
+}
 
 absl::Status EmitPackWindowsA(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
                               llvm::Value* a, llvm::Value* row0, llvm::Value* rows,

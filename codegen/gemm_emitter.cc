@@ -31,10 +31,12 @@ class GemmEmitter {
 
  private:
   // void micro(ptr pa, ptr pb, i64 kc, ptr c, i64 cols, i1 first, i1 last,
-  //            ptr buffers, i64 batch, i64 row, i64 col):
+  //            ptr buffers, i64 batch, i64 row, i64 col, i64 shift):
   // C[0..rows)[0..cols) (+)= A panel x B panel, `rows` x `vectors` of
   // accumulators; `first`: C is not read; `last`: the epilogue runs.
-  absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors);
+  // `direct`: pa is a direct-A pointer table and A[r][p] is
+  // pa[p][shift + r * direct_stride] (GemmSchedule::direct_a).
+  absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors, bool direct);
   // The epilogue's values for accumulator `acc` at (batch indices, row, col).
   absl::StatusOr<llvm::Value*> Epilogue(llvm::Value* buffers, const std::vector<llvm::Value*>& idx,
                                         llvm::Value* col, llvm::Value* mask, llvm::Value* acc);
@@ -50,8 +52,10 @@ class GemmEmitter {
   llvm::Type* i64_;
   llvm::Function* fn_ = nullptr;
   std::vector<llvm::Value*> buffers_;
-  // Micro-kernels by [rows == mr][vectors - 1] (those that can occur).
+  // Micro-kernels by [rows == mr][vectors - 1] (those that can occur), and
+  // the direct-A ones of full panels by [vectors - 1].
   std::vector<llvm::Function*> micro_[2];
+  std::vector<llvm::Function*> direct_;
 };
 
 absl::StatusOr<llvm::Value*> GemmEmitter::Epilogue(llvm::Value* buffers,
@@ -73,15 +77,15 @@ absl::StatusOr<llvm::Value*> GemmEmitter::Epilogue(llvm::Value* buffers,
   return values[e.results[0]];
 }
 
-absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors) {
+absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, bool direct) {
   llvm::LLVMContext& ctx = m_.getContext();
   auto* type = llvm::FunctionType::get(
       llvm::Type::getVoidTy(ctx),
-      {ptr_, ptr_, i64_, ptr_, i64_, b_.getInt1Ty(), b_.getInt1Ty(), ptr_, i64_, i64_, i64_},
+      {ptr_, ptr_, i64_, ptr_, i64_, b_.getInt1Ty(), b_.getInt1Ty(), ptr_, i64_, i64_, i64_, i64_},
       false);
-  llvm::Function* fn =
-      llvm::Function::Create(type, llvm::Function::InternalLinkage,
-                             absl::StrCat(s_.name, "_micro_", rows, "x", vectors), m_);
+  llvm::Function* fn = llvm::Function::Create(
+      type, llvm::Function::InternalLinkage,
+      absl::StrCat(s_.name, direct ? "_direct_" : "_micro_", rows, "x", vectors), m_);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->addFnAttr(llvm::Attribute::NoInline);
   llvm::IRBuilderBase::InsertPointGuard guard(b_);
@@ -114,7 +118,15 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors) 
     b_.SetInsertPoint(body);
     for (int u = 0; u < steps; ++u) {
       llvm::Value* depth = b_.CreateAdd(p, ir_.I64(u));
-      llvm::Value* a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
+      // A[r][depth] at a_row[r * a_stride].
+      llvm::Value* a_row = nullptr;
+      int64_t a_stride = 1;
+      if (direct) {
+        a_row = ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
+        a_stride = s_.direct_stride;
+      } else {
+        a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
+      }
       llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(nr)));
       std::vector<llvm::Value*> bv;
       for (int v = 0; v < vectors; ++v) {
@@ -123,7 +135,8 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors) 
       }
       for (int r = 0; r < rows; ++r) {
         llvm::Value* a = b_.CreateVectorSplat(
-            lanes, b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r)), llvm::Align(4)));
+            lanes,
+            b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r * a_stride)), llvm::Align(4)));
         for (int v = 0; v < vectors; ++v) {
           llvm::Value*& x = acc[r * vectors + v];
           x = b_.CreateCall(fma, {a, bv[v], x});
@@ -244,6 +257,8 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
   llvm::Value* c = ir_.At(buffers_[s_.num_inputs], c_off);
   llvm::Value* pa = scratch;
   llvm::Value* pb = b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64(s_.a_panel_bytes));
+  llvm::Value* tables = b_.CreateGEP(b_.getInt8Ty(), pb, ir_.I64(s_.b_block_bytes));
+  llvm::Value* zeros = b_.CreateGEP(b_.getInt8Ty(), tables, ir_.I64(s_.table_bytes));
   llvm::Value* j0 = b_.CreateMul(jt, ir_.I64(s_.nc));
   llvm::Value* cols = ir_.Min(ir_.I64(s_.nc), b_.CreateSub(ir_.I64(s_.n), j0));
   llvm::Value* panels = b_.CreateSDiv(b_.CreateAdd(cols, ir_.I64(s_.nr - 1)), ir_.I64(s_.nr));
@@ -262,6 +277,48 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
   llvm::Value* is_first = b_.CreateICmpEQ(p0, ir_.I64(0));
   llvm::Value* is_last = b_.CreateICmpSGE(next, ir_.I64(s_.k));
   KILN_RETURN_IF_ERROR(EmitPackB(ir_, fn_, s_, bm, j0, cols, p0, kc, pb));
+  if (s_.direct_a) {
+    KILN_RETURN_IF_ERROR(EmitDirectTables(ir_, fn_, s_, a, p0, kc, tables, zeros));
+  }
+  // Calls the micro-kernels of one row panel over the column panels;
+  // `micros` by [rows == mr][vectors - 1]; `a` is the packed panel or the
+  // direct table.
+  using Micros = std::vector<llvm::Function*>[2];
+  auto row_panel = [&](const Micros& micros, llvm::Value* a_arg, llvm::Value* shift,
+                       llvm::Value* row0, llvm::Value* full_rows) {
+    return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
+      llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));
+      llvm::Value* width =
+          ir_.Min(ir_.I64(s_.nr), b_.CreateSub(cols, b_.CreateMul(jp, ir_.I64(s_.nr))));
+      llvm::Value* vectors =
+          b_.CreateSDiv(b_.CreateAdd(width, ir_.I64(s_.lanes - 1)), ir_.I64(s_.lanes));
+      llvm::Value* args[] = {
+          a_arg,   ir_.At(pb, b_.CreateMul(b_.CreateMul(jp, kc), ir_.I64(s_.nr))),
+          kc,      ir_.At(c, b_.CreateAdd(b_.CreateMul(row0, ir_.I64(s_.ldc)), col)),
+          width,   is_first,
+          is_last, fn_->getArg(0),
+          batch,   row0,
+          col,     shift};
+      // One call site per tile shape that can occur.
+      llvm::Value* which =
+          b_.CreateAdd(b_.CreateMul(b_.CreateZExt(full_rows, i64_), ir_.I64(s_.nr / s_.lanes)),
+                       b_.CreateSub(vectors, ir_.I64(1)));
+      llvm::BasicBlock* after = llvm::BasicBlock::Create(ctx, "micro_done", fn_);
+      llvm::SwitchInst* sw = b_.CreateSwitch(which, after, 4);
+      for (int fr = 0; fr < 2; ++fr) {
+        for (size_t v = 0; v < micros[fr].size(); ++v) {
+          if (micros[fr][v] == nullptr) continue;
+          llvm::BasicBlock* call = llvm::BasicBlock::Create(ctx, "micro", fn_);
+          sw->addCase(b_.getInt64(fr * (s_.nr / s_.lanes) + static_cast<int64_t>(v)), call);
+          b_.SetInsertPoint(call);
+          b_.CreateCall(micros[fr][v], args);
+          b_.CreateBr(after);
+        }
+      }
+      b_.SetInsertPoint(after);
+      return absl::OkStatus();
+    });
+  };
   KILN_RETURN_IF_ERROR(ir_.Loop(fn_, first_it, last_it, 1, [&](llvm::Value* it) {
     llvm::Value* i0 = b_.CreateMul(it, ir_.I64(s_.mc));
     llvm::Value* tile_rows = ir_.Min(ir_.I64(s_.mc), b_.CreateSub(ir_.I64(s_.m), i0));
@@ -270,44 +327,31 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
     return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
       llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
       llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
-      if (s_.windows.has_value()) {
-        KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
-      } else {
-        KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
-      }
-      llvm::Value* full_rows = b_.CreateICmpEQ(rows, ir_.I64(s_.mr));
-      return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
-        llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));
-        llvm::Value* width =
-            ir_.Min(ir_.I64(s_.nr), b_.CreateSub(cols, b_.CreateMul(jp, ir_.I64(s_.nr))));
-        llvm::Value* vectors =
-            b_.CreateSDiv(b_.CreateAdd(width, ir_.I64(s_.lanes - 1)), ir_.I64(s_.lanes));
-        llvm::Value* args[] = {
-            pa,      ir_.At(pb, b_.CreateMul(b_.CreateMul(jp, kc), ir_.I64(s_.nr))),
-            kc,      ir_.At(c, b_.CreateAdd(b_.CreateMul(row0, ir_.I64(s_.ldc)), col)),
-            width,   is_first,
-            is_last, fn_->getArg(0),
-            batch,   row0,
-            col};
-        // One call site per tile shape that can occur.
-        llvm::Value* which =
-            b_.CreateAdd(b_.CreateMul(b_.CreateZExt(full_rows, i64_), ir_.I64(s_.nr / s_.lanes)),
-                         b_.CreateSub(vectors, ir_.I64(1)));
-        llvm::BasicBlock* after = llvm::BasicBlock::Create(ctx, "micro_done", fn_);
-        llvm::SwitchInst* sw = b_.CreateSwitch(which, after, 4);
-        for (int fr = 0; fr < 2; ++fr) {
-          for (size_t v = 0; v < micro_[fr].size(); ++v) {
-            if (micro_[fr][v] == nullptr) continue;
-            llvm::BasicBlock* call = llvm::BasicBlock::Create(ctx, "micro", fn_);
-            sw->addCase(b_.getInt64(fr * (s_.nr / s_.lanes) + static_cast<int64_t>(v)), call);
-            b_.SetInsertPoint(call);
-            b_.CreateCall(micro_[fr][v], args);
-            b_.CreateBr(after);
-          }
+      auto pack_and_call = [&]() -> absl::Status {
+        if (s_.windows.has_value()) {
+          KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+        } else {
+          KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
         }
-        b_.SetInsertPoint(after);
-        return absl::OkStatus();
-      });
+        return row_panel(micro_, pa, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
+      };
+      if (!s_.direct_a) return pack_and_call();
+      // Full panels that need no padding checks read A in place.
+      const DirectPanel direct = EmitDirectPanel(ir_, fn_, s_, row0, rows, tables);
+      llvm::BasicBlock* in_place = llvm::BasicBlock::Create(ctx, "direct_a", fn_);
+      llvm::BasicBlock* packed = llvm::BasicBlock::Create(ctx, "packed_a", fn_);
+      llvm::BasicBlock* joined = llvm::BasicBlock::Create(ctx, "panel_done", fn_);
+      b_.CreateCondBr(direct.ok, in_place, packed);
+      b_.SetInsertPoint(in_place);
+      const Micros direct_micros = {{}, direct_};
+      KILN_RETURN_IF_ERROR(
+          row_panel(direct_micros, direct.table, direct.shift, row0, b_.getTrue()));
+      b_.CreateBr(joined);
+      b_.SetInsertPoint(packed);
+      KILN_RETURN_IF_ERROR(pack_and_call());
+      b_.CreateBr(joined);
+      b_.SetInsertPoint(joined);
+      return absl::OkStatus();
     });
   }));
   p0->addIncoming(next, b_.GetInsertBlock());
@@ -331,7 +375,14 @@ absl::Status GemmEmitter::Emit() {
     micro_[fr].assign(vectors, nullptr);
     for (int v = 0; v < vectors; ++v) {
       if (row_options[fr] == 0 || !used[v] || s_.n == 0) continue;
-      KILN_ASSIGN_OR_RETURN(micro_[fr][v], MicroKernel(row_options[fr], v + 1));
+      KILN_ASSIGN_OR_RETURN(micro_[fr][v], MicroKernel(row_options[fr], v + 1, false));
+    }
+  }
+  if (s_.direct_a) {
+    direct_.assign(vectors, nullptr);
+    for (int v = 0; v < vectors; ++v) {
+      if (micro_[1][v] == nullptr) continue;
+      KILN_ASSIGN_OR_RETURN(direct_[v], MicroKernel(s_.mr, v + 1, true));
     }
   }
 
@@ -341,6 +392,13 @@ absl::Status GemmEmitter::Emit() {
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn_));
   for (size_t k = 0; k < s_.buffers.size(); ++k) {
     buffers_.push_back(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, fn_->getArg(0), ir_.I64(k))));
+  }
+  // The zero cells direct A points padding at.
+  if (s_.zero_bytes > 0) {
+    llvm::Value* zeros = b_.CreateGEP(
+        b_.getInt8Ty(), fn_->getArg(3),
+        ir_.I64(s_.a_panel_bytes + s_.b_block_bytes + s_.table_bytes));
+    b_.CreateMemSet(zeros, b_.getInt8(0), s_.zero_bytes, llvm::MaybeAlign(64));
   }
   // while (w < end): the items of one column tile from w on.
   llvm::BasicBlock* pre = b_.GetInsertBlock();

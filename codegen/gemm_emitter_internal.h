@@ -95,6 +95,20 @@ absl::Status EmitPackA(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, ll
 absl::Status EmitPackWindowsA(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
                               llvm::Value* a, llvm::Value* row0, llvm::Value* rows,
                               llvm::Value* p0, llvm::Value* kc, llvm::Value* dst);
+// Direct A (GemmSchedule::direct_a; codegen/conv_packing.cc): the pointer
+// tables of depths [p0, p0 + kc) at `tables` (`zeros`: the zero cells), and
+// for a panel of `rows` rows from row0, whether it reads directly (an i1),
+// its table and its shift.
+absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
+                              llvm::Value* a, llvm::Value* p0, llvm::Value* kc,
+                              llvm::Value* tables, llvm::Value* zeros);
+struct DirectPanel {
+  llvm::Value* ok;
+  llvm::Value* table;
+  llvm::Value* shift;
+};
+DirectPanel EmitDirectPanel(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
+                            llvm::Value* row0, llvm::Value* rows, llvm::Value* tables);
 absl::Status EmitPackB(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, llvm::Value* b,
                        llvm::Value* col0, llvm::Value* cols, llvm::Value* p0, llvm::Value* kc,
                        llvm::Value* dst);

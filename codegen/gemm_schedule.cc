@@ -31,6 +31,27 @@ void EraseDim(const Forms& forms, size_t d) {
   for (std::vector<int64_t>* f : forms.all) f->erase(f->begin() + static_cast<int64_t>(d));
 }
 
+// Whether full panels can skip packing (GemmSchedule::direct_a): windows
+// along the rows need unit divisors (strided gradients skip cells); cells
+// along the rows need panels that never straddle two taps.
+void ScheduleDirectA(GemmSchedule& s) {
+  const GemmWindows& w = *s.windows;
+  if (w.windows_along_depth) {
+    if (w.channels % s.mr != 0) return;
+    s.direct_stride = 1;
+    s.direct_tables = w.taps[0] * w.taps[1] * w.taps[2];
+    s.zero_bytes = RoundUp(w.channels * 4, 64);
+  } else {
+    for (int64_t d : w.divisor) {
+      if (d != 1) return;
+    }
+    s.direct_stride = w.window_step[2] * w.row_stride[2];
+    s.direct_tables = 1;
+  }
+  s.direct_a = true;
+  s.table_bytes = RoundUp(s.direct_tables * s.kc * 8, 64);
+}
+
 }  // namespace
 
 int64_t GemmSchedule::flops() const {
@@ -177,7 +198,9 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   s.work_items = batches * s.n_tiles * s.m_tiles;
   // Window packing stores whole vectors of depths past a panel's end.
   s.a_panel_bytes = RoundUp(s.mr * (s.kc + (s.windows ? s.lanes : 0)) * 4, 64);
-  s.scratch_bytes = s.a_panel_bytes + RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
+  s.b_block_bytes = RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
+  if (s.windows.has_value()) ScheduleDirectA(s);
+  s.scratch_bytes = s.a_panel_bytes + s.b_block_bytes + s.table_bytes + s.zero_bytes;
   return s;
 }
 
@@ -198,7 +221,8 @@ std::string GemmSchedule::ToString(const Graph& g) const {
                     absl::StrJoin(b_batch, ", "), ") c (", absl::StrJoin(c_batch, ", "), ")");
   }
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
-                  " kc ", kc, " work ", work_items, " scratch ", scratch_bytes, "\n");
+                  " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
+                  direct_a ? " direct a" : "", "\n");
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;
 }

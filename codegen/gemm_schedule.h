@@ -60,7 +60,19 @@ struct GemmSchedule {
   int64_t m_tiles = 0, n_tiles = 0;
   int64_t work_items = 0;
   int64_t a_panel_bytes = 0;  // one packed A panel, with packing slack
-  int64_t scratch_bytes = 0;  // per thread: one A panel and one B block
+  int64_t b_block_bytes = 0;  // one packed B block
+  // Direct A (windows only): a full panel whose cells need no padding check
+  // is read straight from the image, not packed: per kc block, tables of kc
+  // pointers (one per depth) and per panel a shift give
+  //   A[row0 + r][p0 + p] = table[p][shift + r * direct_stride].
+  // Rows = windows: one table, panels of windows on one line inside the
+  // image. Rows = cells (filter gradients): one table per tap, cells in the
+  // padding pointing at `zero_bytes` of zeros.
+  bool direct_a = false;
+  int64_t direct_stride = 0;
+  int64_t direct_tables = 0;
+  int64_t table_bytes = 0, zero_bytes = 0;
+  int64_t scratch_bytes = 0;  // per thread: A panel, B block, tables, zeros
 
   // The fused elementwise chain applied to the accumulators before the
   // last store, over dims [batch..., m, n] (after folding), or none.

@@ -27,6 +27,9 @@ struct Case {
   std::vector<int64_t> kernel;
   int64_t cout = 1, groups = 1;
   IntList strides, dilations, pad_low, pad_high;
+  // How many of the three GEMMs read full A panels in place (direct a), or
+  // -1: not checked.
+  int direct = -1;
 };
 
 // The geometry padded to 3 spatial dims, and the naive loops.
@@ -108,6 +111,14 @@ std::vector<Case> Cases() {
       {"1d stride dilation", {2, 29, 20}, {4}, 50, 1, {3}, {2}, {3}, {0}},
       {"3d", {1, 5, 6, 7, 9}, {2, 3, 2}, 17, 1, {1, 2, 1}, {1, 1, 2}, {1, 1, 1}, {0, 1, 1}},
       {"2d wide channels", {1, 6, 6, 64}, {3, 3}, 64, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      // Lines of 20 windows: rows 8..15 of lines 1..10 lie inside the image,
+      // so the forward and input gradient read those panels in place, the
+      // rest packed; the filter gradient reads every panel in place (32
+      // channels), padding from zeros.
+      {"2d in-place panels", {2, 12, 20, 32}, {3, 3}, 40, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 3},
+      // Stride 2: the forward's in-place rows are 2 cells apart; the input
+      // gradient (taps that skip cells) always packs.
+      {"1d strided in-place panels", {2, 60, 16}, {3}, 24, 1, {2}, {2}, {2}, {2}, 2},
       // Depthwise: window kernels, channel tails.
       {"depthwise 3x3", {2, 9, 11, 37}, {3, 3}, 37, 37, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
       {"depthwise strided dilated", {1, 12, 10, 20}, {3, 2}, 20, 20, {2, 3}, {2, 1}, {2, 0},
@@ -170,6 +181,14 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
       // All three run as JIT GEMMs, not interpreter kernels.
       EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
       EXPECT_EQ(text->find(" window: "), std::string::npos) << *text;
+    }
+    if (c.direct >= 0) {
+      int direct = 0;
+      for (size_t at = text->find(" direct a"); at != std::string::npos;
+           at = text->find(" direct a", at + 1)) {
+        ++direct;
+      }
+      EXPECT_EQ(direct, c.direct) << *text;
     }
     auto out = (*exe)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status();
