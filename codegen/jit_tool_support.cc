@@ -10,6 +10,10 @@
 //   perf inject --jit -i perf.data -o perf.jit.data
 //   perf report -i perf.jit.data        # rows name fused_..._k3, matmul_k0, ...
 //
+// A kernel's internal helpers (GEMM micro-kernels such as conv_k0_direct_8x2)
+// are named too: their calls are resolved by the assembler, so no edge keeps
+// their symbols alive and JITLink would prune them before perf sees them.
+//
 // gdb (KILN_GDB=1): every linked object is announced through the GDB JIT
 // interface (__jit_debug_register_code), so backtraces inside a kernel
 // name it:
@@ -31,6 +35,7 @@
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
 #include "llvm/ExecutionEngine/Orc/Debugging/DebuggerSupport.h"
+#include "llvm/ExecutionEngine/JITLink/JITLink.h"
 #include "llvm/ExecutionEngine/Orc/Debugging/PerfSupportPlugin.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/ExecutionEngine/Orc/ObjectLinkingLayer.h"
@@ -38,6 +43,29 @@
 
 namespace kiln {
 namespace {
+
+// Keeps every named function of a linked object alive through pruning, so
+// the perf plugin records the internal ones (micro-kernels) as well.
+class KeepFunctionSymbolsPlugin : public llvm::orc::ObjectLinkingLayer::Plugin {
+ public:
+  void modifyPassConfig(llvm::orc::MaterializationResponsibility&, llvm::jitlink::LinkGraph&,
+                        llvm::jitlink::PassConfiguration& config) override {
+    config.PrePrunePasses.push_back([](llvm::jitlink::LinkGraph& graph) {
+      for (llvm::jitlink::Symbol* symbol : graph.defined_symbols()) {
+        if (symbol->hasName() && symbol->isCallable()) symbol->setLive(true);
+      }
+      return llvm::Error::success();
+    });
+  }
+  llvm::Error notifyFailed(llvm::orc::MaterializationResponsibility&) override {
+    return llvm::Error::success();
+  }
+  llvm::Error notifyRemovingResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey) override {
+    return llvm::Error::success();
+  }
+  void notifyTransferringResources(llvm::orc::JITDylib&, llvm::orc::ResourceKey,
+                                   llvm::orc::ResourceKey) override {}
+};
 
 // LLVM 19's jitdump writer leaves the header's 64-bit `flags` field (bytes
 // 32..40) uninitialized, and perf inject rejects a file whose flags it does
@@ -104,6 +132,7 @@ absl::Status EnableJitToolSupport(llvm::orc::LLJIT& lljit, bool perf, bool gdb) 
         lljit.getExecutionSession().getExecutorProcessControl(), *process,
         /*EmitDebugInfo=*/false, /*EmitUnwindInfo=*/false);
     if (!plugin) return FromLlvm(plugin.takeError(), "JIT: KILN_PERF=1: perf registration");
+    linker->addPlugin(std::make_unique<KeepFunctionSymbolsPlugin>());
     linker->addPlugin(std::move(*plugin));
     KILN_RETURN_IF_ERROR(FlushJitdumpHeader(lljit, *process));
     KILN_RETURN_IF_ERROR(ClearJitdumpHeaderFlags());

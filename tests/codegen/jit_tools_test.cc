@@ -1,7 +1,7 @@
 // perf and gdb see JIT kernels by name: this test binary re-runs itself
 // (the BusyKernels child case) under `perf record -k 1` with KILN_PERF=1
 // and checks that `perf inject --jit` + `perf report` list the fused
-// kernel; and under gdb with KILN_GDB=1, where a breakpoint on the kernel's
+// kernel and the micro-kernels a GEMM calls; and under gdb with KILN_GDB=1, where a breakpoint on the kernel's
 // symbol is hit and the backtrace names it. Where perf or gdb cannot run
 // here, the test is skipped with the tool's own reason.
 #include <unistd.h>
@@ -22,26 +22,28 @@ namespace {
 
 constexpr char kChildFlag[] = "KILN_JIT_TOOLS_CHILD";
 
-// The program both the child and the parent build: one fused kernel.
+// The program both the child and the parent build: one fused elementwise
+// kernel and one GEMM.
 std::unique_ptr<Executable> BusyProgram() {
   auto g = Graph::Create();
   Tensor x = Input(g, "x", DType::kF32, Shape{Shape::kBatch, 1024});
+  Tensor w = Input(g, "w", DType::kF32, Shape{1024, 64});
   ExecutableOptions options;
   options.backend = Backend::kJit;
-  auto exe = Executable::Compile({Exp(Tanh(x) * 0.5) + 1.0}, options);
+  auto exe = Executable::Compile({Exp(Tanh(x) * 0.5) + 1.0, MatMul(x, w)}, options);
   EXPECT_TRUE(exe.ok()) << exe.status();
   return std::move(*exe);
 }
 
-// The symbol of the program's one fused kernel ("k0 <name> jit: ...").
-std::string KernelName(Executable& exe) {
+// The symbol of the program's first kernel of `kind` ("k0 <name> jit: ...").
+std::string KernelName(Executable& exe, const std::string& kind) {
   std::istringstream lines(*exe.ProgramText(64));
   std::string line;
   while (std::getline(lines, line)) {
     std::istringstream words(line);
-    std::string id, name, kind;
-    words >> id >> name >> kind;
-    if (id == "k0" && kind == "jit:") return name;
+    std::string id, name, line_kind;
+    words >> id >> name >> line_kind;
+    if (id[0] == 'k' && line_kind == kind + ":") return name;
   }
   return "";
 }
@@ -75,10 +77,11 @@ TEST(JitToolsTest, BusyKernels) {
   if (std::getenv(kChildFlag) == nullptr) GTEST_SKIP() << "runs only as the child of the tests below";
   std::unique_ptr<Executable> exe = BusyProgram();
   Buffer x(DType::kF32, Shape{64, 1024});
+  Buffer w(DType::kF32, Shape{1024, 64});
   std::vector<Buffer> out;
   const auto start = std::chrono::steady_clock::now();
   while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(500)) {
-    ASSERT_TRUE(exe->RunInto({{"x", &x}}, out).ok());
+    ASSERT_TRUE(exe->RunInto({{"x", &x}, {"w", &w}}, out).ok());
   }
 }
 
@@ -88,8 +91,11 @@ TEST(JitToolsTest, PerfReportNamesFusedKernels) {
   if (Shell("perf record -N -k 1 -o '" + dir + "/probe.data' -- true", log) != 0) {
     GTEST_SKIP() << "perf cannot record here: " << ReadAll(log);
   }
-  const std::string kernel = KernelName(*BusyProgram());
+  std::unique_ptr<Executable> program = BusyProgram();
+  const std::string kernel = KernelName(*program, "jit"),
+                    gemm = KernelName(*program, "contraction");
   ASSERT_FALSE(kernel.empty());
+  ASSERT_FALSE(gemm.empty());
   const std::string child = std::string(kChildFlag) + "=1 KILN_PERF=1 JITDUMPDIR='" + dir +
                             "' perf record -N -k 1 -o '" + dir + "/perf.data' -- '" + SelfPath() +
                             "' --gtest_filter=JitToolsTest.BusyKernels";
@@ -100,6 +106,8 @@ TEST(JitToolsTest, PerfReportNamesFusedKernels) {
       << ReadAll(log);
   EXPECT_NE(ReadAll(log).find(kernel), std::string::npos)
       << "perf report does not name " << kernel << ":\n" << ReadAll(log);
+  EXPECT_NE(ReadAll(log).find(gemm + "_micro_"), std::string::npos)
+      << "perf report does not name the micro-kernels of " << gemm << ":\n" << ReadAll(log);
 }
 
 TEST(JitToolsTest, GdbBacktraceNamesFusedKernels) {
@@ -108,7 +116,7 @@ TEST(JitToolsTest, GdbBacktraceNamesFusedKernels) {
   if (Shell("gdb -nx -batch -ex 'show version'", log) != 0) {
     GTEST_SKIP() << "gdb cannot run here: " << ReadAll(log);
   }
-  const std::string kernel = KernelName(*BusyProgram());
+  const std::string kernel = KernelName(*BusyProgram(), "jit");
   ASSERT_FALSE(kernel.empty());
   const std::string command = std::string(kChildFlag) +
                               "=1 KILN_GDB=1 gdb -nx -batch -ex 'set breakpoint pending on' "
