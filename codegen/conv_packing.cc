@@ -38,8 +38,8 @@ class WindowPacker {
                               llvm::Value* kc, llvm::Value* dst);
   absl::Status PackCellRows(llvm::Value* row0, llvm::Value* rows, llvm::Value* p0,
                             llvm::Value* kc, llvm::Value* dst);
-  absl::Status DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* tables,
-                            llvm::Value* zeros);
+  absl::Status DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* row_begin,
+                            llvm::Value* row_end, llvm::Value* tables, llvm::Value* zeros);
   DirectPanel Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables);
 
  private:
@@ -55,11 +55,9 @@ class WindowPacker {
     *outer = index;
     return out;
   }
+  // `v` with the type of `like` (an integer scalar or vector, splat).
   llvm::Value* Const(llvm::Value* like, int64_t v) {
-    if (auto* vt = llvm::dyn_cast<llvm::FixedVectorType>(like->getType())) {
-      return b_.CreateVectorSplat(vt->getNumElements(), ir_.I64(v));
-    }
-    return ir_.I64(v);
+    return llvm::ConstantInt::get(like->getType(), v, /*isSigned=*/true);
   }
   // The image element of window (n, win) at tap t (each scalar or a vector
   // of mr lanes), and whether it is a real cell: offset, valid.
@@ -342,7 +340,8 @@ absl::Status WindowPacker::PackCellRows(llvm::Value* row0, llvm::Value* rows, ll
   return absl::OkStatus();
 }
 
-absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* tables,
+absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* row_begin,
+                                        llvm::Value* row_end, llvm::Value* tables,
                                         llvm::Value* zeros) {
   llvm::Type* ptr = b_.getPtrTy();
   if (!w_.windows_along_depth) {  // table[p]: the cell of depth p0 + p of window 0
@@ -352,17 +351,36 @@ absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::
       return absl::OkStatus();
     });
   }
-  // Per tap t, table t * kc_max + p: channel 0 of the cell of tap t in the
-  // window of depth p0 + p, or the zeros when that cell is padding.
-  const int64_t taps = w_.taps[0] * w_.taps[1] * w_.taps[2];
-  return ir_.Loop(fn_, ir_.I64(0), ir_.I64(taps), 1, [&](llvm::Value* tap) {
-    llvm::Value* unused = nullptr;
-    const Dims t = Split(tap, w_.taps, &unused);
-    llvm::Value* table = b_.CreateGEP(ptr, tables, b_.CreateMul(tap, ir_.I64(s_.kc)));
-    return WindowLoop(p0, kc, [&](llvm::Value* p, llvm::Value* n, const Dims& win) {
-      auto [offset, valid] = Cell(n, win, t, b_.getTrue());
-      b_.CreateStore(b_.CreateSelect(valid, ir_.At(a_, offset), zeros),
-                     b_.CreateGEP(ptr, table, p));
+  // Per tap t of the rows [row_begin, row_end), table t * kc_max + p:
+  // channel 0 of the cell of tap t in the window of depth p0 + p, or the
+  // zeros when that cell is padding. Depths go mr at a time, split over the
+  // windows once in 32-bit lanes (which vectorize; the schedule keeps K
+  // below 2^31), then one vector of pointers per tap.
+  llvm::Value* tap_begin = b_.CreateSDiv(row_begin, ir_.I64(w_.channels));
+  llvm::Value* tap_end =
+      b_.CreateAdd(b_.CreateSDiv(b_.CreateSub(row_end, ir_.I64(1)), ir_.I64(w_.channels)),
+                   ir_.I64(1));
+  std::vector<llvm::Constant*> lane_ids;
+  for (int l = 0; l < mr_; ++l) lane_ids.push_back(b_.getInt32(l));
+  llvm::Value* iota = llvm::ConstantVector::get(lane_ids);
+  llvm::Type* i64s = llvm::FixedVectorType::get(b_.getInt64Ty(), mr_);
+  return ir_.Loop(fn_, ir_.I64(0), kc, mr_, [&](llvm::Value* p) {
+    llvm::Value* live = ir_.FirstN(mr_, b_.CreateSub(kc, p));
+    llvm::Value* depth =
+        b_.CreateAdd(Lanes(b_.CreateTrunc(b_.CreateAdd(p0, p), b_.getInt32Ty())), iota);
+    llvm::Value* n = nullptr;
+    Dims win = Split(depth, w_.windows, &n);
+    n = b_.CreateSExt(n, i64s);
+    for (llvm::Value*& e : win) e = b_.CreateSExt(e, i64s);
+    return ir_.Loop(fn_, tap_begin, tap_end, 1, [&](llvm::Value* tap) {
+      llvm::Value* unused = nullptr;
+      const Dims t = Split(tap, w_.taps, &unused);
+      auto [offset, valid] = Cell(n, win, t, live);
+      llvm::Value* cells = b_.CreateGEP(ir_.f32(), a_, offset);
+      llvm::Value* at = b_.CreateAdd(b_.CreateMul(tap, ir_.I64(s_.kc)), p);
+      b_.CreateMaskedStore(b_.CreateSelect(valid, cells, Lanes(zeros)),
+                           b_.CreateGEP(ptr, tables, at), llvm::Align(8), live);
+      return absl::OkStatus();
     });
   });
 }
@@ -395,8 +413,9 @@ DirectPanel WindowPacker::Panel(llvm::Value* row0, llvm::Value* rows, llvm::Valu
 
 absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
                               llvm::Value* a, llvm::Value* p0, llvm::Value* kc,
-                              llvm::Value* tables, llvm::Value* zeros) {
-  return WindowPacker(ir, fn, s, a).DirectTables(p0, kc, tables, zeros);
+                              llvm::Value* row_begin, llvm::Value* row_end, llvm::Value* tables,
+                              llvm::Value* zeros) {
+  return WindowPacker(ir, fn, s, a).DirectTables(p0, kc, row_begin, row_end, tables, zeros);
 }
 
 DirectPanel EmitDirectPanel(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,

@@ -278,7 +278,11 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
   llvm::Value* is_last = b_.CreateICmpSGE(next, ir_.I64(s_.k));
   KILN_RETURN_IF_ERROR(EmitPackB(ir_, fn_, s_, bm, j0, cols, p0, kc, pb));
   if (s_.direct_a) {
-    KILN_RETURN_IF_ERROR(EmitDirectTables(ir_, fn_, s_, a, p0, kc, tables, zeros));
+    // Tables for the rows of this call's items only.
+    llvm::Value* row_begin = b_.CreateMul(first_it, ir_.I64(s_.mc));
+    llvm::Value* row_end = ir_.Min(ir_.I64(s_.m), b_.CreateMul(last_it, ir_.I64(s_.mc)));
+    KILN_RETURN_IF_ERROR(
+        EmitDirectTables(ir_, fn_, s_, a, p0, kc, row_begin, row_end, tables, zeros));
   }
   // Calls the micro-kernels of one row panel over the column panels;
   // `micros` by [rows == mr][vectors - 1]; `a` is the packed panel or the

@@ -101,7 +101,8 @@ absl::Status EmitPackWindowsA(GemmIr& ir, llvm::Function* fn, const GemmSchedule
 // its table and its shift.
 absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,
                               llvm::Value* a, llvm::Value* p0, llvm::Value* kc,
-                              llvm::Value* tables, llvm::Value* zeros);
+                              llvm::Value* row_begin, llvm::Value* row_end, llvm::Value* tables,
+                              llvm::Value* zeros);
 struct DirectPanel {
   llvm::Value* ok;
   llvm::Value* table;

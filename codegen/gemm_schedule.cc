@@ -1,6 +1,7 @@
 #include "codegen/gemm_schedule.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -36,8 +37,8 @@ void EraseDim(const Forms& forms, size_t d) {
 // along the rows need panels that never straddle two taps.
 void ScheduleDirectA(GemmSchedule& s) {
   const GemmWindows& w = *s.windows;
-  if (w.windows_along_depth) {
-    if (w.channels % s.mr != 0) return;
+  if (w.windows_along_depth) {  // depths split in 32-bit lanes
+    if (w.channels % s.mr != 0 || s.k > std::numeric_limits<int32_t>::max()) return;
     s.direct_stride = 1;
     s.direct_tables = w.taps[0] * w.taps[1] * w.taps[2];
     s.zero_bytes = RoundUp(w.channels * 4, 64);
