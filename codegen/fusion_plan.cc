@@ -154,6 +154,9 @@ std::string EpilogueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>
     return absl::StrCat("the loop of ", describe(group.root), " (", root.type.ToString(),
                         ") is not its output (", n.type.ToString(), ")");
   }
+  if (problem.n <= kRowsInLanesMaxColumns) {
+    return absl::StrCat("its GEMM has ", problem.n, " columns: its rows fill the vector lanes");
+  }
   std::vector<int64_t> gemm_dims;
   for (const GemmBatchDim& b : problem.batch) gemm_dims.push_back(b.size);
   if (problem.m_dims.empty()) {

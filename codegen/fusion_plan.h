@@ -36,6 +36,11 @@ namespace kiln {
 // kernel for an op with a `window` rule (depthwise convolution, pooling).
 enum class GroupKind { kJit, kLibrary, kAlias, kContraction, kWindow };
 
+// A GEMM with at most this many columns keeps its rows in the vector lanes
+// (GemmSchedule::rows_in_lanes) and takes no epilogue: its output is narrow,
+// so an elementwise kernel after it costs little.
+constexpr int64_t kRowsInLanesMaxColumns = 4;
+
 struct KernelGroup {
   GroupKind kind = GroupKind::kJit;
   NodeId root = kNoNode;        // the value whose loop the kernel runs

@@ -1,5 +1,7 @@
 // The GEMM kernel: work-item loop, cache blocking and the register-tiled
 // micro-kernel with its fused epilogue (packing is in gemm_packing.cc).
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,8 @@ namespace {
 
 // Depth steps per iteration of the micro-kernel's main loop.
 constexpr int kUnroll = 4;
+// Independent FMA chains that hide the FMA latency (2 pipes x 4 cycles).
+constexpr int kMinFmasInFlight = 8;
 
 class GemmEmitter {
  public:
@@ -37,6 +41,17 @@ class GemmEmitter {
   // `direct`: pa is a direct-A pointer table and A[r][p] is
   // pa[p][shift + r * direct_stride] (GemmSchedule::direct_a).
   absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors, bool direct);
+  // The rows-in-lanes micro-kernel (GemmSchedule::rows_in_lanes), same
+  // signature: C[r][j] (+)= sum_p A[p][r] * B[p][j] for r < rows, j < n.
+  absl::StatusOr<llvm::Function*> RowsInLanesKernel(int rows);
+  // A micro-kernel's declaration, named <kernel><suffix>, its entry block
+  // the insertion point.
+  llvm::Function* NewMicro(const std::string& suffix);
+  // for (p = begin; p + steps <= end; p += steps) step(p + u, u) for each
+  // u < steps, in `fn`, with `acc` carried in phis; returns where p stopped.
+  using Step = std::function<void(llvm::Value* depth, int u)>;
+  llvm::Value* KLoop(llvm::Function* fn, llvm::Value* begin, llvm::Value* end, int steps,
+                     std::vector<llvm::Value*>& acc, const Step& step);
   // The epilogue's values for accumulator `acc` at (batch indices, row, col).
   absl::StatusOr<llvm::Value*> Epilogue(llvm::Value* buffers, const std::vector<llvm::Value*>& idx,
                                         llvm::Value* col, llvm::Value* mask, llvm::Value* acc);
@@ -77,81 +92,125 @@ absl::StatusOr<llvm::Value*> GemmEmitter::Epilogue(llvm::Value* buffers,
   return values[e.results[0]];
 }
 
-absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, bool direct) {
+llvm::Function* GemmEmitter::NewMicro(const std::string& suffix) {
   llvm::LLVMContext& ctx = m_.getContext();
   auto* type = llvm::FunctionType::get(
       llvm::Type::getVoidTy(ctx),
       {ptr_, ptr_, i64_, ptr_, i64_, b_.getInt1Ty(), b_.getInt1Ty(), ptr_, i64_, i64_, i64_, i64_},
       false);
-  llvm::Function* fn = llvm::Function::Create(
-      type, llvm::Function::InternalLinkage,
-      absl::StrCat(s_.name, direct ? "_direct_" : "_micro_", rows, "x", vectors), m_);
+  llvm::Function* fn = llvm::Function::Create(type, llvm::Function::InternalLinkage,
+                                              s_.name + suffix, m_);
   fn->addFnAttr(llvm::Attribute::NoUnwind);
   fn->addFnAttr(llvm::Attribute::NoInline);
-  llvm::IRBuilderBase::InsertPointGuard guard(b_);
   b_.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+  return fn;
+}
+
+llvm::Value* GemmEmitter::KLoop(llvm::Function* fn, llvm::Value* begin, llvm::Value* end,
+                                int steps, std::vector<llvm::Value*>& acc, const Step& step) {
+  llvm::LLVMContext& ctx = m_.getContext();
+  llvm::BasicBlock* pre = b_.GetInsertBlock();
+  llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx, "kloop", fn);
+  llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "kbody", fn);
+  llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "kexit", fn);
+  b_.CreateBr(header);
+  b_.SetInsertPoint(header);
+  llvm::PHINode* p = b_.CreatePHI(i64_, 2);
+  p->addIncoming(begin, pre);
+  std::vector<llvm::PHINode*> phis;
+  for (llvm::Value*& a : acc) {
+    phis.push_back(b_.CreatePHI(a->getType(), 2));
+    phis.back()->addIncoming(a, pre);
+    a = phis.back();
+  }
+  b_.CreateCondBr(b_.CreateICmpSLE(b_.CreateAdd(p, ir_.I64(steps)), end), body, exit);
+  b_.SetInsertPoint(body);
+  for (int u = 0; u < steps; ++u) step(b_.CreateAdd(p, ir_.I64(u)), u);
+  for (size_t i = 0; i < acc.size(); ++i) phis[i]->addIncoming(acc[i], b_.GetInsertBlock());
+  p->addIncoming(b_.CreateAdd(p, ir_.I64(steps)), b_.GetInsertBlock());
+  b_.CreateBr(header);
+  b_.SetInsertPoint(exit);
+  for (size_t i = 0; i < acc.size(); ++i) acc[i] = phis[i];
+  return p;
+}
+
+absl::StatusOr<llvm::Function*> GemmEmitter::RowsInLanesKernel(int rows) {
+  llvm::IRBuilderBase::InsertPointGuard guard(b_);
+  const int n = static_cast<int>(s_.n), lanes = s_.lanes;
+  llvm::Function* fn = NewMicro(absl::StrCat("_lanes_", rows, "x", n));
+  llvm::Value *pa = fn->getArg(0), *pb = fn->getArg(1), *kc = fn->getArg(2), *c = fn->getArg(3);
+  llvm::Type* vec = ir_.F32s(lanes);
+  llvm::Function* fma = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
+  // Independent sums per unrolled depth keep enough FMAs in flight.
+  const int phases = std::max(2, kMinFmasInFlight / n);
+  std::vector<llvm::Value*> acc(phases * n, llvm::Constant::getNullValue(vec));
+  const Step step = [&](llvm::Value* depth, int u) {
+    llvm::Value* a = b_.CreateAlignedLoad(vec, ir_.At(pa, b_.CreateMul(depth, ir_.I64(s_.mr))),
+                                          llvm::Align(4 * lanes));
+    llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(s_.nr)));
+    for (int j = 0; j < n; ++j) {
+      llvm::Value* bj = b_.CreateVectorSplat(
+          lanes, b_.CreateAlignedLoad(ir_.f32(), ir_.At(b_row, ir_.I64(j)), llvm::Align(4)));
+      llvm::Value*& x = acc[u * n + j];
+      x = b_.CreateCall(fma, {a, bj, x});
+    }
+  };
+  llvm::Value* p = KLoop(fn, ir_.I64(0), kc, phases, acc, step);
+  KLoop(fn, p, kc, 1, acc, step);
+  // C's column j, rows in lanes (ldc apart), plus C's old values unless
+  // this is the first depth block.
+  llvm::Value* mask = rows < lanes ? ir_.FirstN(lanes, ir_.I64(rows)) : nullptr;
+  for (int j = 0; j < n; ++j) {
+    llvm::Value* sum = acc[j];
+    for (int ph = 1; ph < phases; ++ph) sum = b_.CreateFAdd(sum, acc[ph * n + j]);
+    llvm::Value* old = ir_.Load(lanes, c, ir_.I64(j), s_.ldc, mask);
+    sum = b_.CreateSelect(fn->getArg(5), sum, b_.CreateFAdd(old, sum));
+    ir_.Store(sum, c, ir_.I64(j), s_.ldc, mask);
+  }
+  b_.CreateRetVoid();
+  return fn;
+}
+
+absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, bool direct) {
+  llvm::IRBuilderBase::InsertPointGuard guard(b_);
+  llvm::Function* fn = NewMicro(absl::StrCat(direct ? "_direct_" : "_micro_", rows, "x", vectors));
+  llvm::LLVMContext& ctx = m_.getContext();
   llvm::Value *pa = fn->getArg(0), *pb = fn->getArg(1), *kc = fn->getArg(2), *c = fn->getArg(3);
   llvm::Value *cols = fn->getArg(4), *first = fn->getArg(5), *last = fn->getArg(6);
   const int lanes = s_.lanes, mr = s_.mr, nr = s_.nr;
   llvm::Type* vec = ir_.F32s(lanes);
   llvm::Function* fma = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
 
-  // acc[r][v] += A[p][r] * B[p][v]: `steps` depths per trip of a loop over
-  // [begin, end), accumulators carried in phis.
+  // acc[r][v] += A[p][r] * B[p][v].
   std::vector<llvm::Value*> acc(rows * vectors, llvm::Constant::getNullValue(vec));
-  auto k_loop = [&](llvm::Value* begin, llvm::Value* end, int steps) {
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    llvm::BasicBlock* header = llvm::BasicBlock::Create(ctx, "kloop", fn);
-    llvm::BasicBlock* body = llvm::BasicBlock::Create(ctx, "kbody", fn);
-    llvm::BasicBlock* exit = llvm::BasicBlock::Create(ctx, "kexit", fn);
-    b_.CreateBr(header);
-    b_.SetInsertPoint(header);
-    llvm::PHINode* p = b_.CreatePHI(i64_, 2);
-    p->addIncoming(begin, pre);
-    std::vector<llvm::PHINode*> phis;
-    for (llvm::Value*& a : acc) {
-      phis.push_back(b_.CreatePHI(vec, 2));
-      phis.back()->addIncoming(a, pre);
-      a = phis.back();
+  const Step step = [&](llvm::Value* depth, int) {
+    // A[r][depth] at a_row[r * a_stride].
+    llvm::Value* a_row = nullptr;
+    int64_t a_stride = 1;
+    if (direct) {
+      a_row = ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
+      a_stride = s_.direct_stride;
+    } else {
+      a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
     }
-    b_.CreateCondBr(b_.CreateICmpSLE(b_.CreateAdd(p, ir_.I64(steps)), end), body, exit);
-    b_.SetInsertPoint(body);
-    for (int u = 0; u < steps; ++u) {
-      llvm::Value* depth = b_.CreateAdd(p, ir_.I64(u));
-      // A[r][depth] at a_row[r * a_stride].
-      llvm::Value* a_row = nullptr;
-      int64_t a_stride = 1;
-      if (direct) {
-        a_row = ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
-        a_stride = s_.direct_stride;
-      } else {
-        a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
-      }
-      llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(nr)));
-      std::vector<llvm::Value*> bv;
+    llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(nr)));
+    std::vector<llvm::Value*> bv;
+    for (int v = 0; v < vectors; ++v) {
+      bv.push_back(
+          b_.CreateAlignedLoad(vec, ir_.At(b_row, ir_.I64(v * lanes)), llvm::Align(4 * lanes)));
+    }
+    for (int r = 0; r < rows; ++r) {
+      llvm::Value* a = b_.CreateVectorSplat(
+          lanes,
+          b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r * a_stride)), llvm::Align(4)));
       for (int v = 0; v < vectors; ++v) {
-        bv.push_back(
-            b_.CreateAlignedLoad(vec, ir_.At(b_row, ir_.I64(v * lanes)), llvm::Align(4 * lanes)));
-      }
-      for (int r = 0; r < rows; ++r) {
-        llvm::Value* a = b_.CreateVectorSplat(
-            lanes,
-            b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r * a_stride)), llvm::Align(4)));
-        for (int v = 0; v < vectors; ++v) {
-          llvm::Value*& x = acc[r * vectors + v];
-          x = b_.CreateCall(fma, {a, bv[v], x});
-        }
+        llvm::Value*& x = acc[r * vectors + v];
+        x = b_.CreateCall(fma, {a, bv[v], x});
       }
     }
-    for (size_t i = 0; i < acc.size(); ++i) phis[i]->addIncoming(acc[i], b_.GetInsertBlock());
-    p->addIncoming(b_.CreateAdd(p, ir_.I64(steps)), b_.GetInsertBlock());
-    b_.CreateBr(header);
-    b_.SetInsertPoint(exit);
-    for (size_t i = 0; i < acc.size(); ++i) acc[i] = phis[i];
-    return p;
   };
-  llvm::Value* p = k_loop(ir_.I64(0), kc, kUnroll);
-  k_loop(p, kc, 1);
+  llvm::Value* p = KLoop(fn, ir_.I64(0), kc, kUnroll, acc, step);
+  KLoop(fn, p, kc, 1, acc, step);
 
   // C (+)= acc, with the last vector masked to `cols`: C is read unless
   // this is the first depth block.
@@ -379,7 +438,9 @@ absl::Status GemmEmitter::Emit() {
     micro_[fr].assign(vectors, nullptr);
     for (int v = 0; v < vectors; ++v) {
       if (row_options[fr] == 0 || !used[v] || s_.n == 0) continue;
-      KILN_ASSIGN_OR_RETURN(micro_[fr][v], MicroKernel(row_options[fr], v + 1, false));
+      KILN_ASSIGN_OR_RETURN(micro_[fr][v], s_.rows_in_lanes
+                                               ? RowsInLanesKernel(row_options[fr])
+                                               : MicroKernel(row_options[fr], v + 1, false));
     }
   }
   if (s_.direct_a) {

@@ -61,6 +61,10 @@ class GemmIr {
   // all), 0 elsewhere: a masked vector load when stride is 1, else a gather.
   llvm::Value* Load(int n, llvm::Value* base, llvm::Value* offset, int64_t stride,
                     llvm::Value* mask);
+  // The active lanes of `value` to base[offset + l * stride]: a masked
+  // vector store when stride is 1, else a scatter.
+  void Store(llvm::Value* value, llvm::Value* base, llvm::Value* offset, int64_t stride,
+             llvm::Value* mask);
 
   // A hint to bring the cache line of `address` in (never faults).
   void Prefetch(llvm::Value* address);

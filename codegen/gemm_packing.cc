@@ -15,6 +15,13 @@ namespace {
 // Rows of B a packing loop prefetches ahead.
 constexpr int64_t kPrefetchDepth = 8;
 
+// Lane l's element offset, offset + l * stride, as a vector of n lanes.
+llvm::Value* LaneOffsets(llvm::IRBuilder<>& b, int n, llvm::Value* offset, int64_t stride) {
+  std::vector<llvm::Constant*> lanes;
+  for (int l = 0; l < n; ++l) lanes.push_back(b.getInt64(l * stride));
+  return b.CreateAdd(b.CreateVectorSplat(n, offset), llvm::ConstantVector::get(lanes));
+}
+
 }  // namespace
 
 llvm::Value* GemmIr::FirstN(int n, llvm::Value* count) {
@@ -32,11 +39,21 @@ llvm::Value* GemmIr::Load(int n, llvm::Value* base, llvm::Value* offset, int64_t
     if (mask == nullptr) return b_.CreateAlignedLoad(F32s(n), ptr, align);
     return b_.CreateMaskedLoad(F32s(n), ptr, align, mask, zero);
   }
-  std::vector<llvm::Constant*> lanes;
-  for (int l = 0; l < n; ++l) lanes.push_back(llvm::ConstantInt::get(i64_, l * stride));
-  llvm::Value* offsets =
-      b_.CreateAdd(b_.CreateVectorSplat(n, offset), llvm::ConstantVector::get(lanes));
-  return b_.CreateMaskedGather(F32s(n), b_.CreateGEP(f32_, base, offsets), align, mask, zero);
+  return b_.CreateMaskedGather(F32s(n), At(base, LaneOffsets(b_, n, offset, stride)), align, mask,
+                               zero);
+}
+
+void GemmIr::Store(llvm::Value* value, llvm::Value* base, llvm::Value* offset, int64_t stride,
+                   llvm::Value* mask) {
+  const int n = static_cast<int>(llvm::cast<llvm::FixedVectorType>(value->getType())->getNumElements());
+  const llvm::Align align(4);
+  if (stride == 1 && mask == nullptr) {
+    b_.CreateAlignedStore(value, At(base, offset), align);
+  } else if (stride == 1) {
+    b_.CreateMaskedStore(value, At(base, offset), align, mask);
+  } else {
+    b_.CreateMaskedScatter(value, At(base, LaneOffsets(b_, n, offset, stride)), align, mask);
+  }
 }
 
 void GemmIr::Prefetch(llvm::Value* address) {

@@ -181,6 +181,10 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   if (wide && s.n % (2 * s.lanes) == 0 && s.n % s.nr != 0 && s.n <= 4 * s.lanes) {
     s.nr = 2 * s.lanes;
   }
+  if (s.n <= kRowsInLanesMaxColumns && !s.has_epilogue) {
+    s.rows_in_lanes = true;
+    s.mr = s.nr = s.lanes;
+  }
 
   int64_t batches = 1;
   for (int64_t d : s.batch) batches *= d;
@@ -200,7 +204,7 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   // Window packing stores whole vectors of depths past a panel's end.
   s.a_panel_bytes = RoundUp(s.mr * (s.kc + (s.windows ? s.lanes : 0)) * 4, 64);
   s.b_block_bytes = RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
-  if (s.windows.has_value()) ScheduleDirectA(s);
+  if (s.windows.has_value() && !s.rows_in_lanes) ScheduleDirectA(s);
   s.scratch_bytes = s.a_panel_bytes + s.b_block_bytes + s.table_bytes + s.zero_bytes;
   return s;
 }
@@ -223,7 +227,7 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   }
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
-                  direct_a ? " direct a" : "", "\n");
+                  direct_a ? " direct a" : "", rows_in_lanes ? " rows in lanes" : "", "\n");
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;
 }

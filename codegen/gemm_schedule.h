@@ -52,6 +52,10 @@ struct GemmSchedule {
   int lanes = 16;
   int mr = 8;
   int nr = 48;
+  // Set for n <= kRowsInLanesMaxColumns (no epilogue): mr = nr = lanes, and
+  // the micro-kernel turns around: a vector of A panel rows per depth, B's
+  // n values broadcast, so a narrow C does not leave lanes idle.
+  bool rows_in_lanes = false;
   // Blocks: kc deep panels; a work item is one mc x nc tile of C (all of K,
   // in kc blocks, always in the same order: bits do not depend on how the
   // items are split). Items run (batch, column tile, row tile); a call over

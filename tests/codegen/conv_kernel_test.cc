@@ -1,8 +1,9 @@
 // Convolutions as JIT implicit GEMMs: the forward, input-gradient and
 // filter-gradient kernels against naive loops written here from the
 // definition, on awkward geometries (1-, 2-, 3-D, odd sizes, channel
-// tails, strides, dilations, asymmetric pads, groups, batch 1); the same
-// bits for 1 and 2 threads; bias + relu fused into the forward kernel.
+// tails, strides, dilations, asymmetric pads, groups, batch 1, outputs of
+// one to four channels); the same bits for 1 and 2 threads; bias + relu
+// fused into the forward kernel.
 // Depthwise convolutions and max pooling: the window kernels, likewise.
 #include <algorithm>
 #include <array>
@@ -27,10 +28,21 @@ struct Case {
   std::vector<int64_t> kernel;
   int64_t cout = 1, groups = 1;
   IntList strides, dilations, pad_low, pad_high;
-  // How many of the three GEMMs read full A panels in place (direct a), or
+  // How many of the three GEMMs read full A panels in place (direct a), and
+  // how many keep their rows in the vector lanes (at most four columns);
   // -1: not checked.
   int direct = -1;
+  int rows_in_lanes = -1;
 };
+
+// How often `marker` occurs in `text`.
+int Count(const std::string& text, const std::string& marker) {
+  int count = 0;
+  for (size_t at = text.find(marker); at != std::string::npos; at = text.find(marker, at + 1)) {
+    ++count;
+  }
+  return count;
+}
 
 // The geometry padded to 3 spatial dims, and the naive loops.
 struct Naive {
@@ -119,6 +131,17 @@ std::vector<Case> Cases() {
       // Stride 2: the forward's in-place rows are 2 cells apart; the input
       // gradient (taps that skip cells) always packs.
       {"1d strided in-place panels", {2, 60, 16}, {3}, 24, 1, {2}, {2}, {2}, {2}, 2},
+      // At most four columns: rows in the vector lanes. Three output
+      // channels: the forward (windows) and filter gradient (cells); one
+      // input channel: the input gradient; groups of four channels: all
+      // three, per group.
+      {"2d three output channels", {2, 9, 11, 16}, {3, 3}, 3, 1, {1, 1}, {1, 1}, {1, 1},
+       {1, 1}, -1, 2},
+      {"1d one output channel strided", {2, 30, 5}, {4}, 1, 1, {2}, {1}, {2}, {1}, -1, 2},
+      {"2d one input channel", {2, 10, 9, 1}, {3, 3}, 8, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1},
+       -1, 1},
+      {"2d groups of four channels", {1, 7, 7, 8}, {3, 3}, 8, 2, {1, 1}, {1, 1}, {1, 1},
+       {1, 1}, -1, 3},
       // Depthwise: window kernels, channel tails.
       {"depthwise 3x3", {2, 9, 11, 37}, {3, 3}, 37, 37, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
       {"depthwise strided dilated", {1, 12, 10, 20}, {3, 2}, 20, 20, {2, 3}, {2, 1}, {2, 0},
@@ -171,24 +194,15 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     ASSERT_TRUE(text.ok()) << text.status();
     if (c.groups == c.x.back() && c.groups > 1) {
       // Depthwise: all three are window kernels.
-      size_t windows = 0;
-      for (size_t at = text->find(" window: "); at != std::string::npos;
-           at = text->find(" window: ", at + 1)) {
-        ++windows;
-      }
-      EXPECT_EQ(windows, 3u) << *text;
+      EXPECT_EQ(Count(*text, " window: "), 3) << *text;
     } else {
       // All three run as JIT GEMMs, not interpreter kernels.
       EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
       EXPECT_EQ(text->find(" window: "), std::string::npos) << *text;
     }
-    if (c.direct >= 0) {
-      int direct = 0;
-      for (size_t at = text->find(" direct a"); at != std::string::npos;
-           at = text->find(" direct a", at + 1)) {
-        ++direct;
-      }
-      EXPECT_EQ(direct, c.direct) << *text;
+    if (c.direct >= 0) EXPECT_EQ(Count(*text, " direct a"), c.direct) << *text;
+    if (c.rows_in_lanes >= 0) {
+      EXPECT_EQ(Count(*text, " rows in lanes"), c.rows_in_lanes) << *text;
     }
     auto out = (*exe)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status();

@@ -63,15 +63,25 @@ INSTANTIATE_TEST_SUITE_P(
                  "sibling: k4 merged into k3: both read %1\n"},
         PlanCase{"a contraction is a GEMM kernel that takes its reader as an epilogue",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
-                 "%1:f32[8,3] = input() {dtype=f32, name=\"w\", shape=[8,3]}\n"
+                 "%1:f32[8,5] = input() {dtype=f32, name=\"w\", shape=[8,5]}\n"
                  "%2:f32[4,8] = neg(%0)\n"
-                 "%3:f32[4,3] = matmul(%2, %1) {transpose_a=0, transpose_b=0}\n"
-                 "%4:f32[4,3] = tanh(%3)\n"
+                 "%3:f32[4,5] = matmul(%2, %1) {transpose_a=0, transpose_b=0}\n"
+                 "%4:f32[4,5] = tanh(%3)\n"
                  "return %4\n",
                  "k0 fused_neg_k0 jit: %2 <- reads %0\n"
                  "k1 fused_matmul_tanh_k1 contraction: %3 %4 <- reads %2 %1\n"
                  "no: %2 (neg) not fused: its reader %3 (matmul) is a GEMM, which reads its "
                  "operands from memory\n"},
+                PlanCase{"a GEMM of at most four columns keeps its rows in the lanes and takes no epilogue",
+                 "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
+                 "%1:f32[8,3] = input() {dtype=f32, name=\"w\", shape=[8,3]}\n"
+                 "%2:f32[4,3] = matmul(%0, %1) {transpose_a=0, transpose_b=0}\n"
+                 "%3:f32[4,3] = tanh(%2)\n"
+                 "return %3\n",
+                 "k0 matmul_k0 contraction: %2 <- reads %0 %1\n"
+                 "k1 fused_tanh_k1 jit: %3 <- reads %2\n"
+                 "no: %2 (matmul) takes no epilogue: its GEMM has 3 columns: its rows fill the "
+                 "vector lanes\n"},
         PlanCase{"a broadcast producer is computed once, not once per use",
                  "%0:f32[16] = input() {dtype=f32, name=\"b\", shape=[16]}\n"
                  "%1:f32[4,16] = input() {dtype=f32, name=\"x\", shape=[4,16]}\n"

@@ -109,6 +109,46 @@ TEST(GemmKernelTest, EveryVectorWidthAndSplitMatchesANaiveLoop) {
   }
 }
 
+// GEMMs of at most four columns keep the rows in the vector lanes: C's
+// columns strided (n > 1) or contiguous (n = 1), a partial last row panel,
+// at every vector width and split of the work items.
+TEST(GemmKernelTest, NarrowGemmsKeepRowsInLanes) {
+  const int64_t m = 70, k = 37;
+  for (int64_t n = 1; n <= kRowsInLanesMaxColumns; ++n) {
+    for (bool ta : {false, true}) {
+      const std::string sa = ta ? "[37,70]" : "[70,37]", sb = absl::StrCat("[37,", n, "]");
+      const std::string text = absl::StrCat(
+          "%0:f32", sa, " = input() {dtype=f32, name=\"a\", shape=", sa, "}\n", "%1:f32", sb,
+          " = input() {dtype=f32, name=\"b\", shape=", sb, "}\n", "%2:f32[70,", n,
+          "] = matmul(%0, %1) {transpose_a=", ta ? 1 : 0, ", transpose_b=0}\nreturn %2\n");
+      absl::StatusOr<std::shared_ptr<Graph>> g = ParseGraph(text, Ops());
+      ASSERT_TRUE(g.ok()) << g.status();
+      std::mt19937 rng(7);
+      std::uniform_real_distribution<float> u(-1, 1);
+      std::vector<std::vector<float>> in = {std::vector<float>(m * k), std::vector<float>(k * n)};
+      for (auto& v : in) {
+        for (float& x : v) x = u(rng);
+      }
+      for (int bits : {128, 256, 512}) {
+        const Compiled c = Compile(**g, bits);
+        ASSERT_NE(c.fn, nullptr);
+        EXPECT_TRUE(c.schedule.rows_in_lanes) << c.schedule.ToString(**g);
+        std::vector<float> whole = RunItems(c, in, m * n, c.schedule.work_items);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double want = 0;
+            for (int64_t p = 0; p < k; ++p) {
+              want += double{in[0][ta ? p * m + i : i * k + p]} * in[1][p * n + j];
+            }
+            ASSERT_NEAR(whole[i * n + j], want, 1e-5) << bits << " bits, n " << n << " " << ta;
+          }
+        }
+        EXPECT_EQ(RunItems(c, in, m * n, 1), whole) << bits << " bits, n " << n;
+      }
+    }
+  }
+}
+
 // Convolutions read A through windows: every packing path (transposed
 // runs, gathers, cells along depth) at every vector width, against the op's
 // scalar reference, and the same bits for any split of the work items.

@@ -33,9 +33,11 @@ Buffer Matrix(int64_t rows, int64_t cols, double start) {
 }
 
 TEST_P(VariableUpdateTest, SgdStepReadsOldWeightsAndWritesNewOnes) {
+  // More columns than a rows-in-lanes GEMM has, so the update is an epilogue.
+  constexpr int kCols = 5;
   auto g = Graph::Create();
   Tensor x = Input(g, "x", DType::kF32, Shape{Shape::kBatch, 3});
-  Tensor w = Variable(g, "w", DType::kF32, Shape{3, 2});
+  Tensor w = Variable(g, "w", DType::kF32, Shape{3, kCols});
   Tensor y = MatMul(x, w);
   Tensor loss = ReduceSum(y * y, {0, 1});
   // d loss / d w = 2 x^T (x w), written by hand.
@@ -43,27 +45,30 @@ TEST_P(VariableUpdateTest, SgdStepReadsOldWeightsAndWritesNewOnes) {
   auto exe = Executable::Compile({loss}, Options(), {{w, w - grad * 0.01}});
   ASSERT_TRUE(exe.ok()) << exe.status();
   Buffer xv = Matrix(2, 3, -0.5);
-  Buffer wv = Matrix(3, 2, 0.1);
+  Buffer wv = Matrix(3, kCols, 0.1);
   for (int step = 0; step < 3; ++step) {
     const Buffer old = wv.Clone();
     auto out = (*exe)->Run({{"x", &xv}}, {{"w", &wv}});
     ASSERT_TRUE(out.ok()) << out.status();
     ASSERT_EQ(out->size(), 1u);
     double expected_loss = 0;
-    double yv[2][2];
+    double yv[2][kCols];
     for (int r = 0; r < 2; ++r) {
-      for (int c = 0; c < 2; ++c) {
+      for (int c = 0; c < kCols; ++c) {
         yv[r][c] = 0;
-        for (int k = 0; k < 3; ++k) yv[r][c] += xv.GetAsDouble(r * 3 + k) * old.GetAsDouble(k * 2 + c);
+        for (int k = 0; k < 3; ++k) {
+          yv[r][c] += xv.GetAsDouble(r * 3 + k) * old.GetAsDouble(k * kCols + c);
+        }
         expected_loss += yv[r][c] * yv[r][c];
       }
     }
     EXPECT_NEAR((*out)[0].GetAsDouble(0), expected_loss, 1e-4 * (1 + expected_loss));
     for (int k = 0; k < 3; ++k) {
-      for (int c = 0; c < 2; ++c) {
+      for (int c = 0; c < kCols; ++c) {
         double grad_kc = 0;
         for (int r = 0; r < 2; ++r) grad_kc += 2 * xv.GetAsDouble(r * 3 + k) * yv[r][c];
-        EXPECT_NEAR(wv.GetAsDouble(k * 2 + c), old.GetAsDouble(k * 2 + c) - 0.01 * grad_kc, 1e-5);
+        EXPECT_NEAR(wv.GetAsDouble(k * kCols + c),
+                    old.GetAsDouble(k * kCols + c) - 0.01 * grad_kc, 1e-5);
       }
     }
   }
