@@ -188,6 +188,7 @@ absl::StatusOr<Executable::Specialized*> Executable::Specialization(int64_t batc
   KILN_RETURN_IF_ERROR(SpecializeBatch(g, batch));
   KILN_RETURN_IF_ERROR(FoldConstants(g, Ops()).status());
   KILN_RETURN_IF_ERROR(EliminateCommonSubexpressions(g).status());
+  KILN_RETURN_IF_ERROR(EliminateInverseIndexMaps(g).status());
   KILN_RETURN_IF_ERROR(EliminateDeadCode(g).status());
   KILN_RETURN_IF_ERROR(VerifyGraph(g));
   if (backend_ == Backend::kInterp) spec->node_profile = DescribeNodes(g);

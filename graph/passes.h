@@ -6,6 +6,7 @@
 //
 //   KILN_ASSIGN_OR_RETURN(bool folded, FoldConstants(*g, Ops()));
 //   KILN_ASSIGN_OR_RETURN(bool merged, EliminateCommonSubexpressions(*g));
+//   KILN_ASSIGN_OR_RETURN(bool undone, EliminateInverseIndexMaps(*g));
 //   KILN_ASSIGN_OR_RETURN(bool removed, EliminateDeadCode(*g));
 #ifndef KILN_GRAPH_PASSES_H_
 #define KILN_GRAPH_PASSES_H_
@@ -35,6 +36,11 @@ absl::StatusOr<bool> EliminateDeadCode(Graph& graph);
 // Redirects users of a node to an earlier identical node (same op, inputs
 // and attributes). The duplicates become dead code.
 absl::StatusOr<bool> EliminateCommonSubexpressions(Graph& graph);
+
+// Redirects users of an index map (transpose, reshape, ...) whose input is
+// another that it undoes to the first one's input: a transpose back, a
+// reshape back. Only bijective maps pair up. The pair becomes dead code.
+absl::StatusOr<bool> EliminateInverseIndexMaps(Graph& graph);
 
 // Evaluates nodes whose inputs are all constants (outputs up to
 // `max_elements`) and turns them into constants in place.

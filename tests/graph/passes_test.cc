@@ -52,6 +52,41 @@ TEST(CommonSubexpressionTest, MergesIdenticalNodes) {
   EXPECT_FALSE(*EliminateCommonSubexpressions(*g));
 }
 
+constexpr char kCube[] = "%0:f32[2,3,4] = input() {dtype=f32, name=\"x\", shape=[2,3,4]}\n";
+
+TEST(InverseIndexMapTest, DropsATransposeOrReshapeAndItsInverse) {
+  auto g = Parse(std::string(kCube) +
+                 "%1:f32[3,4,2] = transpose(%0) {permutation=(1,2,0)}\n"
+                 "%2:f32[2,3,4] = transpose(%1) {permutation=(2,0,1)}\n"
+                 "%3:f32[24] = reshape(%0) {shape=[24]}\n"
+                 "%4:f32[2,3,4] = reshape(%3) {shape=[2,3,4]}\n"
+                 "%5:f32[2,3,4] = add(%2, %4)\n"
+                 "return %5\n");
+  EXPECT_TRUE(*EliminateInverseIndexMaps(*g));
+  EXPECT_TRUE(*EliminateDeadCode(*g));
+  EXPECT_EQ(PrintGraph(*g), std::string(kCube) +
+                                "%1:f32[2,3,4] = add(%0, %0)\n"
+                                "return %1\n");
+  EXPECT_FALSE(*EliminateInverseIndexMaps(*g));
+}
+
+TEST(InverseIndexMapTest, KeepsMapsThatDoNotUndoEachOther) {
+  // The same permutation twice; a reshape to other dims; a slice and a
+  // broadcast back to the shape (indices, not values, come back).
+  const std::string text = std::string(kCube) +
+                           "%1:f32[3,4,2] = transpose(%0) {permutation=(1,2,0)}\n"
+                           "%2:f32[4,2,3] = transpose(%1) {permutation=(1,2,0)}\n"
+                           "%3:f32[6,4] = reshape(%0) {shape=[6,4]}\n"
+                           "%4:f32[4,6] = reshape(%3) {shape=[4,6]}\n"
+                           "%5:f32[1,3,4] = slice(%0) {begin=(0,0,0), end=(1,3,4), "
+                           "strides=(1,1,1)}\n"
+                           "%6:f32[2,3,4] = broadcast_to(%5) {shape=[2,3,4]}\n"
+                           "return %2, %4, %6\n";
+  auto g = Parse(text);
+  EXPECT_FALSE(*EliminateInverseIndexMaps(*g));
+  EXPECT_EQ(PrintGraph(*g), text);
+}
+
 TEST(ConstantFoldingTest, EvaluatesConstantSubgraphsWithTheirKernels) {
   auto g = Parse(std::string(kX) +
                  "%1:f32[2] = constant() {value=f32[2]{1,2}}\n"

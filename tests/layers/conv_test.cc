@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autodiff/grad.h"
 #include "autodiff/gradient_check.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
@@ -223,6 +224,51 @@ TEST(ConvTest, GradientsMatchFiniteDifferences) {
     auto r = CheckGradients(y, wrt, feeds);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_TRUE(r->ok) << t.label << ": " << r->worst;
+  }
+}
+
+// A chain of channels_first layers runs channels-last inside: the layout
+// changes between layers, and their transposed gradients, undo each other
+// and drop out of the compiled program, leaving the input's and the
+// output's (forward and backward); the values are the graph's as built.
+TEST(ConvTest, ChannelsFirstChainsChangeTheLayoutOnlyAtTheEnds) {
+  auto g = Graph::Create();
+  Tensor x = Input(g, "x", DType::kF32, Shape{Shape::kBatch, 3, 9, 8});
+  const ConvOptions cf{.padding = "same", .data_format = "channels_first", .activation = "relu"};
+  Tensor h = MakeLayer<Conv2D>(4, IntList{3, 3}, cf)(x);
+  h = MakeLayer<Conv2D>(5, IntList{3, 3}, cf)(h);
+  Tensor y = MakeLayer<Conv2D>(2, IntList{3, 3}, cf)(h);
+  std::vector<Tensor> wrt = GraphVariables(g);
+  wrt.push_back(x);
+  absl::StatusOr<std::vector<Tensor>> grads = Grad(ReduceSum(Tanh(y), {0, 1, 2, 3}), wrt);
+  ASSERT_TRUE(grads.ok()) << grads.status();
+  std::vector<Tensor> outputs = {y};
+  outputs.insert(outputs.end(), grads->begin(), grads->end());
+  Buffer xv = ConvTestRandom(Shape{2, 3, 9, 8}, 12);
+  Feeds feeds = LayerFeeds(g, false);
+  feeds["x"] = &xv;
+  absl::StatusOr<std::vector<Buffer>> want = EvaluateTensors(outputs, feeds);
+  ASSERT_TRUE(want.ok()) << want.status();
+  for (Backend backend : {Backend::kJit, Backend::kInterp}) {
+    auto exe = Executable::Compile(outputs, ExecutableOptions{.backend = backend});
+    ASSERT_TRUE(exe.ok()) << exe.status();
+    absl::StatusOr<std::string> text = (*exe)->ProgramText(2);
+    ASSERT_TRUE(text.ok()) << text.status();
+    int transposes = 0;
+    for (size_t at = text->find(" = transpose("); at != std::string::npos;
+         at = text->find(" = transpose(", at + 1)) {
+      ++transposes;
+    }
+    EXPECT_EQ(transposes, 4) << *text;
+    absl::StatusOr<std::vector<Buffer>> got = (*exe)->Run(feeds);
+    ASSERT_TRUE(got.ok()) << got.status();
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      for (int64_t i = 0; i < (*want)[k].num_elements(); ++i) {
+        const double w = (*want)[k].GetAsDouble(i);
+        ASSERT_NEAR((*got)[k].GetAsDouble(i), w, kBackendTolerance * std::max(1.0, std::abs(w)))
+            << "output " << k << " at " << i;
+      }
+    }
   }
 }
 
