@@ -3,6 +3,7 @@
 #include "layers/fit.h"
 
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,36 +19,51 @@ namespace kiln {
 namespace {
 
 // Keras's stateful means over an epoch: each batch's value weighted by its
-// number of samples.
+// number of samples, or for a weighted metric by its sum of sample weights
+// (0 while those sum to 0, as Keras's divide_no_nan).
 class RunningMeans {
  public:
-  void Add(const Logs& batch, int64_t samples) {
-    for (const auto& [name, value] : batch) {
+  // `weights`: one per entry of `batch` (Model::RunBatch's log_weights).
+  void Add(const Logs& batch, absl::Span<const double> weights) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& [name, value] = batch[i];
       auto it = std::find_if(sums_.begin(), sums_.end(),
-                             [&](const auto& entry) { return entry.first == name; });
-      if (it == sums_.end()) {
-        sums_.push_back({name, value * samples});
-      } else {
-        it->second += value * samples;
-      }
+                             [&](const Sum& entry) { return entry.name == name; });
+      if (it == sums_.end()) it = sums_.insert(sums_.end(), Sum{name, 0, 0});
+      it->total += value * weights[i];
+      it->weight += weights[i];
     }
-    samples_ += samples;
   }
   Logs Means() const {
     Logs means;
-    for (const auto& [name, sum] : sums_) means.emplace_back(name, sum / samples_);
+    for (const Sum& s : sums_) means.emplace_back(s.name, s.weight == 0 ? 0 : s.total / s.weight);
     return means;
   }
 
  private:
-  Logs sums_;
-  int64_t samples_ = 0;
+  struct Sum {
+    std::string name;
+    double total, weight;
+  };
+  std::vector<Sum> sums_;
 };
 
 std::vector<const Buffer*> Pointers(const std::vector<Buffer>& buffers) {
   std::vector<const Buffer*> out;
   for (const Buffer& b : buffers) out.push_back(&b);
   return out;
+}
+
+// Pointers to a batch's targets; null for an output without targets.
+std::vector<const Buffer*> TargetPointers(const std::vector<Buffer>& targets) {
+  std::vector<const Buffer*> out;
+  for (const Buffer& b : targets) out.push_back(b.empty() ? nullptr : &b);
+  return out;
+}
+
+BatchWeights BatchWeightsOf(const Batch& batch, const std::map<int64_t, double>& class_weight) {
+  return {.sample_weight = batch.sample_weight.has_value() ? &*batch.sample_weight : nullptr,
+          .class_weight = class_weight};
 }
 
 absl::Status CheckFitOptions(const FitOptions& o) {
@@ -64,8 +80,15 @@ absl::Status CheckFitOptions(const FitOptions& o) {
     return bad("initial_epoch must be in [0, epochs=", o.epochs, "], got ", o.initial_epoch);
   }
   if (o.verbose < 0 || o.verbose > 2) return bad("verbose must be 0, 1 or 2, got ", o.verbose);
-  if (o.validation_y == nullptr && !o.validation_x.empty()) {
+  const bool validation_targets = o.validation_y != nullptr || !o.validation_ys.empty();
+  if (o.validation_y != nullptr && !o.validation_ys.empty()) {
+    return bad("give validation_y or validation_ys, not both");
+  }
+  if (!validation_targets && !o.validation_x.empty()) {
     return bad("validation_x is set but validation_y is not");
+  }
+  if (!validation_targets && o.validation_sample_weight != nullptr) {
+    return bad("validation_sample_weight is set but validation_y is not");
   }
   if (o.out == nullptr) return bad("out is null");
   return absl::OkStatus();
@@ -80,6 +103,13 @@ ProgressBarOptions BarOptions(std::ostream& out, std::optional<bool> terminal,
 }
 
 }  // namespace
+
+absl::Status Model::CheckTargetCount(size_t targets, absl::string_view what) const {
+  if (targets == outputs_.size()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(what, ": model '", name_, "' has ",
+                                                 outputs_.size(), " outputs, got ", targets,
+                                                 " target arrays (y); give one per output"));
+}
 
 absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const EvaluateOptions& options) {
   if (options.batch_size <= 0) {
@@ -96,10 +126,13 @@ absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const Evaluate
   }
   BatchStream batches(data.Slice(0, data.rows), options.batch_size, /*shuffle=*/false, 0);
   RunningMeans means;
+  std::vector<double> log_weights;
   for (int64_t step = 0; step < steps; ++step) {
     Batch batch = batches.Next();
-    KILN_ASSIGN_OR_RETURN(Logs logs, TestOnBatch(Pointers(batch.x), batch.y));
-    means.Add(logs, batch.size());
+    KILN_ASSIGN_OR_RETURN(Logs logs, RunBatch(/*training=*/false, Pointers(batch.x),
+                                              TargetPointers(batch.y), BatchWeightsOf(batch, {}),
+                                              &log_weights));
+    means.Add(logs, log_weights);
     if (bar) {
       Logs shown = means.Means();
       if (step == 0) {
@@ -111,11 +144,19 @@ absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const Evaluate
   return means.Means();
 }
 
-absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
+absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x,
+                                     absl::Span<const Buffer* const> y,
                                      const EvaluateOptions& options) {
   KILN_RETURN_IF_ERROR(status_);
-  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y));
+  KILN_RETURN_IF_ERROR(CheckTargetCount(y.size(), "Evaluate"));
+  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y, options.sample_weight));
   return EvaluateArrays(data, options);
+}
+
+absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
+                                     const EvaluateOptions& options) {
+  const Buffer* targets[] = {&y};
+  return Evaluate(x, targets, options);
 }
 
 absl::StatusOr<Logs> Model::Evaluate(const Buffer& x, const Buffer& y,
@@ -131,17 +172,28 @@ absl::StatusOr<History> Model::Fit(const Buffer& x, const Buffer& y, const FitOp
 
 absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buffer& y,
                                    const FitOptions& options) {
+  const Buffer* targets[] = {&y};
+  return Fit(x, targets, options);
+}
+
+absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
+                                   absl::Span<const Buffer* const> y, const FitOptions& options) {
   KILN_RETURN_IF_ERROR(status_);
   KILN_RETURN_IF_ERROR(CheckFitOptions(options));
   if (!compiled()) {
     return absl::FailedPreconditionError(absl::StrCat(
         "Fit: model '", name_, "' is not compiled; call Compile(optimizer, loss) first"));
   }
-  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y));
+  KILN_RETURN_IF_ERROR(CheckTargetCount(y.size(), "Fit"));
+  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y, options.sample_weight));
   ArrayData train, validation;
   bool validate = false;
-  if (options.validation_y != nullptr) {
-    KILN_ASSIGN_OR_RETURN(validation, ArrayData::Make(options.validation_x, *options.validation_y));
+  if (options.validation_y != nullptr || !options.validation_ys.empty()) {
+    std::vector<const Buffer*> targets = options.validation_ys;
+    if (targets.empty()) targets.push_back(options.validation_y);
+    KILN_RETURN_IF_ERROR(CheckTargetCount(targets.size(), "Fit: validation"));
+    KILN_ASSIGN_OR_RETURN(validation, ArrayData::Make(options.validation_x, targets,
+                                                      options.validation_sample_weight));
     train = std::move(data);
     validate = true;
   } else if (options.validation_split != 0) {
@@ -181,9 +233,9 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
                                                        : options.batch_size,
                                      .verbose = 0};
 
-  const BatchWeights weights{.class_weight = options.class_weight};
   BatchStream batches(train.Slice(0, train.rows), options.batch_size, options.shuffle,
                       options.seed);
+  std::vector<double> log_weights;
   KILN_RETURN_IF_ERROR(list.TrainBegin({}));
   Logs epoch_logs;
   for (int epoch = options.initial_epoch; epoch < options.epochs && !run.stop_training; ++epoch) {
@@ -193,8 +245,10 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x, const Buff
     for (int64_t step = 0; step < steps; ++step) {
       KILN_RETURN_IF_ERROR(list.TrainBatchBegin(step, {}));
       Batch batch = batches.Next();
-      KILN_ASSIGN_OR_RETURN(Logs logs, TrainOnBatch(Pointers(batch.x), batch.y, weights));
-      means.Add(logs, batch.size());
+      KILN_ASSIGN_OR_RETURN(
+          Logs logs, RunBatch(/*training=*/true, Pointers(batch.x), TargetPointers(batch.y),
+                              BatchWeightsOf(batch, options.class_weight), &log_weights));
+      means.Add(logs, log_weights);
       KILN_RETURN_IF_ERROR(list.TrainBatchEnd(step, means.Means()));
       if (run.stop_training) break;
     }

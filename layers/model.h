@@ -232,11 +232,18 @@ class Model {
   absl::StatusOr<History> Fit(absl::Span<const Buffer* const> x, const Buffer& y,
                               const FitOptions& options = {});
   absl::StatusOr<History> Fit(const Buffer& x, const Buffer& y, const FitOptions& options = {});
+  // One target array per output (null for an output without a loss).
+  absl::StatusOr<History> Fit(absl::Span<const Buffer* const> x,
+                              absl::Span<const Buffer* const> y, const FitOptions& options = {});
   // Keras's model.evaluate: the loss and metrics over all rows (means
-  // weighted by batch size; the last batch may be short).
+  // weighted by batch size, or by the sums of sample weights for weighted
+  // metrics; the last batch may be short).
   absl::StatusOr<Logs> Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
                                 const EvaluateOptions& options = {});
   absl::StatusOr<Logs> Evaluate(const Buffer& x, const Buffer& y,
+                                const EvaluateOptions& options = {});
+  absl::StatusOr<Logs> Evaluate(absl::Span<const Buffer* const> x,
+                                absl::Span<const Buffer* const> y,
                                 const EvaluateOptions& options = {});
 
  protected:
@@ -274,6 +281,8 @@ class Model {
   absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
                                            absl::string_view what) const;
   struct TrainingSetup;
+  // InvalidArgument unless there is one target array per output.
+  absl::Status CheckTargetCount(size_t targets, absl::string_view what) const;
   absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options);
   absl::Status CompileOutputs(std::shared_ptr<Optimizer> optimizer,
                               std::vector<OutputTraining> outputs, CompileOptions options);

@@ -22,6 +22,7 @@
 #include "layers/model_checkpoint.h"
 #include "layers/monitor_callbacks.h"
 #include "layers/optimizers.h"
+#include "tests/layers/fit_test_util.h"
 
 namespace kiln {
 namespace {
@@ -29,46 +30,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-
-// y = 2 x0 - x1 + 0.5 on `n` rows of fixed pseudo-random x.
-struct LinearData {
-  explicit LinearData(int n) {
-    std::vector<float> xv, yv;
-    for (int i = 0; i < n; ++i) {
-      const float a = std::sin(1.7f * i), b = std::cos(0.9f * i + 0.3f);
-      xv.push_back(a);
-      xv.push_back(b);
-      yv.push_back(2 * a - b + 0.5f);
-    }
-    x = Buffer::FromVector<float>({n, 2}, xv);
-    y = Buffer::FromVector<float>({n, 1}, yv);
-  }
-  Buffer x, y;
-};
-
-// Dense(1) on 2 inputs with fixed starting weights, compiled with SGD(lr).
-std::unique_ptr<Model> LinearModel(double lr = 0.1) {
-  Tensor x = Input({2});
-  auto dense = MakeLayer<Dense>(1);
-  auto model = std::make_unique<Model>(x, dense(x));
-  dense->weights()[0].value = Buffer::FromVector<float>({2, 1}, {0.3f, -0.2f});
-  dense->weights()[1].value = Buffer::FromVector<float>({1}, {0.1f});
-  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = lr}), "mse"));
-  return model;
-}
-
-std::vector<double> WeightValues(const Model& m) {
-  std::vector<double> out;
-  for (Weight* w : m.weights()) {
-    for (int64_t i = 0; i < w->value.num_elements(); ++i) out.push_back(w->value.GetAsDouble(i));
-  }
-  return out;
-}
-
-FitOptions Quiet(FitOptions o) {
-  o.verbose = 0;
-  return o;
-}
 
 TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
   LinearData data(20);
@@ -85,7 +46,7 @@ TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
     double sum = 0;
     for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
       ArrayData part = all.Slice(begin, end);
-      auto logs = by_hand->TrainOnBatch(part.x[0], part.y);
+      auto logs = by_hand->TrainOnBatch(part.x[0], part.y[0]);
       ASSERT_TRUE(logs.ok()) << logs.status();
       sum += (*logs)[0].second * (end - begin);
     }
@@ -112,7 +73,7 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
 }
@@ -141,7 +102,7 @@ TEST(FitTest, ClassWeightsReachEveryStep) {
   ArrayData all = *ArrayData::Make({&data.x}, labels);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y, {.class_weight = class_weight}).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0], {.class_weight = class_weight}).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
   EXPECT_NE(WeightValues(*fitted), WeightValues(*unweighted));
@@ -159,7 +120,7 @@ TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 15}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
   EXPECT_THAT(history->Names(), ElementsAre("loss", "val_loss"));
@@ -170,7 +131,7 @@ TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   ASSERT_TRUE(predicted.ok());
   double mse = 0;
   for (int i = 0; i < 5; ++i) {
-    const double d = predicted->GetAsDouble(i) - held_out.y.GetAsDouble(i);
+    const double d = predicted->GetAsDouble(i) - held_out.y[0].GetAsDouble(i);
     mse += d * d / 5;
   }
   EXPECT_NEAR(history->Values("val_loss")[0], mse, 1e-6);
