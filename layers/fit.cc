@@ -206,9 +206,9 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
   }
   if (train.rows == 0) return absl::InvalidArgumentError("Fit: the training data has no rows");
 
-  const int64_t steps = options.steps_per_epoch > 0
-                            ? options.steps_per_epoch
-                            : BatchesPerPass(train.rows, options.batch_size);
+  const bool fixed_steps = options.steps_per_epoch > 0;
+  const int64_t steps =
+      fixed_steps ? options.steps_per_epoch : BatchesPerPass(train.rows, options.batch_size);
   TrainingRun run;
   run.model = this;
   run.epochs = options.epochs;
@@ -223,32 +223,55 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
   auto history = std::make_shared<History>();
   std::vector<std::shared_ptr<Callback>> callbacks = options.callbacks;
   callbacks.push_back(history);
-  if (options.verbose > 0) {
-    callbacks.push_back(std::make_shared<ProgressBarLogger>(
-        BarOptions(*options.out, options.terminal, options.clock)));
-  }
+  const ProgressBarOptions bar_options = BarOptions(*options.out, options.terminal, options.clock);
+  if (options.verbose > 0) callbacks.push_back(std::make_shared<ProgressBarLogger>(bar_options));
   CallbackList list(std::move(callbacks), &run);
   EvaluateOptions validation_options{.batch_size = options.validation_batch_size > 0
                                                        ? options.validation_batch_size
                                                        : options.batch_size,
                                      .verbose = 0};
 
+  // Keras builds epochs - initial_epoch passes over arrays; with
+  // steps_per_epoch they may run out before the last epoch.
+  const int64_t passes = options.epochs - options.initial_epoch;
   BatchStream batches(train.Slice(0, train.rows), options.batch_size, options.shuffle,
-                      options.seed);
+                      options.seed, fixed_steps ? passes : -1);
+  int64_t batches_run = 0;
+  auto warn_ran_out = [&] {  // Keras logs a warning and interrupts training
+    *options.out << (options.verbose == 1 && bar_options.dynamic ? "\n" : "")
+                 << "WARNING: Fit: the input ran out of data after " << batches_run
+                 << " batches; interrupting training. The arrays make epochs - initial_epoch = "
+                 << passes << " passes of " << BatchesPerPass(train.rows, options.batch_size)
+                 << " batches, fewer than steps_per_epoch * (epochs - initial_epoch) = "
+                 << passes * steps
+                 << " batches; lower steps_per_epoch, or leave it 0 for one pass per epoch.\n";
+  };
   std::vector<double> log_weights;
   KILN_RETURN_IF_ERROR(list.TrainBegin({}));
   Logs epoch_logs;
-  for (int epoch = options.initial_epoch; epoch < options.epochs && !run.stop_training; ++epoch) {
+  bool ran_out = false;  // Keras' _insufficient_data
+  for (int epoch = options.initial_epoch;
+       epoch < options.epochs && !run.stop_training && !ran_out; ++epoch) {
+    if (batches.exhausted()) {
+      warn_ran_out();
+      break;
+    }
     KILN_RETURN_IF_ERROR(list.EpochBegin(epoch, {}));
-    if (options.steps_per_epoch == 0) batches.StartPass(epoch);  // epoch e: pass e
+    if (!fixed_steps) batches.StartPass(epoch);  // epoch e: pass e
     RunningMeans means;
     for (int64_t step = 0; step < steps; ++step) {
+      if (batches.exhausted()) {
+        warn_ran_out();
+        ran_out = true;
+        break;
+      }
       KILN_RETURN_IF_ERROR(list.TrainBatchBegin(step, {}));
       Batch batch = batches.Next();
       KILN_ASSIGN_OR_RETURN(
           Logs logs, RunBatch(/*training=*/true, Pointers(batch.x), TargetPointers(batch.y),
                               BatchWeightsOf(batch, options.class_weight), &log_weights));
       means.Add(logs, log_weights);
+      ++batches_run;
       KILN_RETURN_IF_ERROR(list.TrainBatchEnd(step, means.Means()));
       if (run.stop_training) break;
     }

@@ -19,7 +19,16 @@
 // a short batch counts for its rows; a weighted metric's batches count for
 // their sums of weights); then validation (validation_x/y, or the last
 // validation_split of the rows and weights, cut before shuffling) adds
-// "val_<name>".
+// "val_<name>". With steps_per_epoch the epochs continue through the
+// passes; like Keras on arrays, the data holds epochs - initial_epoch
+// passes: when they run out, Fit prints a warning to `out` (whatever the
+// verbosity), ends the epoch with the batches it had (validation and
+// callbacks as usual) and stops; Fit still returns the History.
+// (tf.keras 2.x: its array adapter repeats the data epochs - initial_epoch
+// times and DataHandler.catch_stop_iteration logs "Your input ran out of
+// data; interrupting training". When the data end exactly at an epoch's
+// end Keras still begins the next epoch and ends it at once with the last
+// epoch's logs; kiln, which knows the passes ahead, does not begin it.)
 // Callbacks see Keras's hook order (layers/callbacks.h); a callback's
 // run().stop_training ends training after the epoch. verbose 1 draws the
 // progress bar (redrawn on a terminal, one line per epoch in a log), 2

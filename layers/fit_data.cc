@@ -150,11 +150,20 @@ int64_t BatchesPerPass(int64_t rows, int64_t batch_size) {
   return (rows + batch_size - 1) / batch_size;
 }
 
-BatchStream::BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed)
-    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {}
+BatchStream::BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed,
+                         int64_t max_passes)
+    : data_(std::move(data)),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      seed_(seed),
+      max_passes_(max_passes) {}
+
+bool BatchStream::exhausted() const {
+  return max_passes_ >= 0 && passes_started_ >= max_passes_ && PassOver();
+}
 
 int64_t BatchStream::LeftInPass() const {
-  if (pass_ < 0 || next_row_ >= data_.rows) return BatchesPerPass(data_.rows, batch_size_);
+  if (PassOver()) return BatchesPerPass(data_.rows, batch_size_);
   return BatchesPerPass(data_.rows - next_row_, batch_size_);
 }
 
@@ -164,8 +173,10 @@ void BatchStream::StartPass(int64_t pass) {
 }
 
 Batch BatchStream::Next() {
-  if (pass_ < 0 || next_row_ >= data_.rows) {
+  KILN_CHECK(!exhausted());
+  if (PassOver()) {
     ++pass_;
+    ++passes_started_;
     next_row_ = 0;
     if (shuffle_) order_ = ShuffledOrder(data_.rows, seed_, pass_);
   }

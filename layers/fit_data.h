@@ -5,8 +5,9 @@
 // anew (seeded, so runs repeat), rows and their targets and weights
 // together; the last batch of a pass may be short; with steps_per_epoch
 // the batches continue from where the previous epoch stopped, starting a
-// new shuffled pass when one ends; without it, epoch e is pass e (a run
-// resumed at initial_epoch e shuffles alike).
+// new shuffled pass when one ends, until the stream's passes run out (Keras
+// builds epochs - initial_epoch passes); without it, epoch e is pass e (a
+// run resumed at initial_epoch e shuffles alike).
 //
 //   KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make({&images}, {&labels}, &weights));
 //   KILN_ASSIGN_OR_RETURN(auto split, data.SplitForValidation(0.1));  // 90% / 10%
@@ -77,11 +78,16 @@ struct Batch {
 };
 
 // Batches over passes of the data: the rows of pass p in ShuffledOrder(rows,
-// seed, p) (or in order without shuffle), `batch_size` at a time.
+// seed, p) (or in order without shuffle), `batch_size` at a time; at most
+// `max_passes` passes when it is >= 0.
 class BatchStream {
  public:
-  BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed);
+  BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed,
+              int64_t max_passes = -1);
+  // The next batch; CHECK-fails when exhausted().
   Batch Next();
+  // True when max_passes passes have been used up.
+  bool exhausted() const;
   // Batches left in the current pass (a full pass before the first Next).
   int64_t LeftInPass() const;
   // Makes the next Next start pass `pass` (Fit starts pass `epoch` at each
@@ -89,10 +95,14 @@ class BatchStream {
   void StartPass(int64_t pass);
 
  private:
+  bool PassOver() const { return pass_ < 0 || next_row_ >= data_.rows; }
+
   ArrayData data_;
   int64_t batch_size_;
   bool shuffle_;
   uint64_t seed_;
+  int64_t max_passes_;
+  int64_t passes_started_ = 0;
   int64_t pass_ = -1;
   int64_t next_row_ = 0;  // in the current pass
   std::vector<int64_t> order_;

@@ -2,7 +2,7 @@
 // split (the last fraction, before shuffling), seeded shuffles that are
 // permutations and differ per pass, and batch streams (short last batch,
 // rows of x, every target and the sample weights kept together, passes
-// continuing across epochs).
+// continuing across epochs, a limited number of passes).
 #include "layers/fit_data.h"
 
 #include <algorithm>
@@ -170,6 +170,19 @@ TEST(FitDataTest, TargetsAndSampleWeightsTravelWithTheirRows) {
   Buffer short_w = Buffer::Zeros(DType::kF32, {9});
   EXPECT_THAT(std::string(ArrayData::Make({&r.x}, r.y, &short_w).status().message()),
               HasSubstr("sample_weight has 9 rows [9] but y has 10 rows"));
+}
+
+TEST(FitDataTest, AStreamEndsAfterItsPasses) {
+  Rows r(5);
+  BatchStream stream(r.Data(), 2, /*shuffle=*/false, 0, /*max_passes=*/2);
+  for (int i = 0; i < 6; ++i) {  // 2 passes of 3 batches
+    EXPECT_FALSE(stream.exhausted()) << i;
+    stream.Next();
+  }
+  EXPECT_TRUE(stream.exhausted());
+  BatchStream endless(r.Data(), 2, /*shuffle=*/false, 0);
+  for (int i = 0; i < 20; ++i) endless.Next();
+  EXPECT_FALSE(endless.exhausted());
 }
 
 }  // namespace

@@ -276,5 +276,72 @@ TEST(FitTest, BadArgumentsAreErrors) {
       HasSubstr("not sufficient to split"));
 }
 
+// Keras on arrays makes epochs - initial_epoch passes; steps_per_epoch
+// asking for more batches than that ends training with a warning.
+TEST(FitTest, StepsPerEpochRunningOutOfDataStopsWithAWarning) {
+  LinearData data(20);  // batches of 8: 3 per pass
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  std::ostringstream out;
+  // 3 passes hold 9 batches; 3 epochs of 4 steps ask for 12: epochs 0 and
+  // 1 run 4 batches, epoch 2 the 1 left.
+  auto history = fitted->Fit(data.x, data.y,
+                             Quiet({.epochs = 3,
+                                    .batch_size = 8,
+                                    .shuffle = false,
+                                    .steps_per_epoch = 4,
+                                    .out = &out}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(history->epochs(), ElementsAre(0, 1, 2));
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  double last_loss = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
+      ArrayData part = all.Slice(begin, end);
+      auto logs = by_hand->TrainOnBatch(part.x[0], part.y[0]);
+      ASSERT_TRUE(logs.ok()) << logs.status();
+      last_loss = (*logs)[0].second;
+    }
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+  EXPECT_NEAR(history->Values("loss")[2], last_loss, 1e-6);  // epoch 2: one short batch
+  EXPECT_THAT(out.str(), HasSubstr("WARNING: Fit: the input ran out of data after 9 batches"));
+  EXPECT_THAT(out.str(), HasSubstr("steps_per_epoch * (epochs - initial_epoch) = 12 batches"));
+
+  // Running out exactly at an epoch's end: the next epoch does not start.
+  std::ostringstream out2;
+  auto whole = LinearModel()->Fit(data.x, data.y,
+                                  Quiet({.epochs = 3,
+                                         .batch_size = 8,
+                                         .shuffle = false,
+                                         .steps_per_epoch = 9,
+                                         .out = &out2}));
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_THAT(whole->epochs(), ElementsAre(0));
+  EXPECT_THAT(out2.str(), HasSubstr("ran out of data after 9 batches"));
+
+  // Enough data, and no steps_per_epoch: no warning.
+  std::ostringstream quiet;
+  ASSERT_TRUE(LinearModel()
+                  ->Fit(data.x, data.y,
+                        Quiet({.epochs = 3, .batch_size = 8, .steps_per_epoch = 3, .out = &quiet}))
+                  .ok());
+  ASSERT_TRUE(
+      LinearModel()->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 8, .out = &quiet})).ok());
+  EXPECT_EQ(quiet.str(), "");
+
+  // A resumed run has epochs - initial_epoch passes: 1 pass = 3 batches.
+  std::ostringstream resumed_out;
+  auto resumed = LinearModel()->Fit(data.x, data.y,
+                                    Quiet({.epochs = 3,
+                                           .batch_size = 8,
+                                           .steps_per_epoch = 4,
+                                           .initial_epoch = 2,
+                                           .out = &resumed_out}));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(resumed->epochs(), ElementsAre(2));
+  EXPECT_THAT(resumed_out.str(), HasSubstr("ran out of data after 3 batches"));
+}
+
 }  // namespace
 }  // namespace kiln
