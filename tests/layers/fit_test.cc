@@ -194,6 +194,44 @@ TEST(FitTest, CheckpointsEveryEpochAndResumes) {
   for (size_t i = 0; i < again.size(); ++i) EXPECT_NEAR(again[i], final_weights[i], 1e-6);
 }
 
+TEST(FitTest, CheckpointsEverySaveFreqBatchesAcrossEpochs) {
+  LinearData data(20);  // batches of 8: 3 per epoch
+  auto model = LinearModel();
+  const std::string dir = ::testing::TempDir();
+  auto ckpt = std::make_shared<ModelCheckpoint>(dir + "/sf_{epoch:02d}_{batch}.npz",
+                                                ModelCheckpointOptions{.save_freq = 4});
+  auto history = model->Fit(
+      data.x, data.y,
+      Quiet({.epochs = 3, .batch_size = 8, .callbacks = {ckpt}, .shuffle = false}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  // 9 batches: the 4th is epoch 2's first, the 8th epoch 3's second.
+  EXPECT_TRUE(std::ifstream(dir + "/sf_02_1.npz").good());
+  EXPECT_TRUE(std::ifstream(dir + "/sf_03_2.npz").good());
+  for (const char* name : {"sf_01_3.npz", "sf_02_3.npz", "sf_03_1.npz", "sf_03_3.npz"}) {
+    EXPECT_FALSE(std::ifstream(dir + "/" + name).good()) << name;
+  }
+  // sf_02_1 holds the weights after 4 steps, and 1 finished epoch.
+  auto by_hand = LinearModel();
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
+  }
+  EXPECT_NE(WeightValues(*model), WeightValues(*by_hand));  // 9 steps
+  auto epoch = RestoreCheckpoint(dir + "/sf_02_1.npz", *model, model->optimizer()->Variables());
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, 1);
+  EXPECT_EQ(WeightValues(*model), WeightValues(*by_hand));
+
+  for (ModelCheckpointOptions bad : {ModelCheckpointOptions{.save_freq = 0},
+                                     ModelCheckpointOptions{.save_freq = "batch"}}) {
+    auto checkpoint = std::make_shared<ModelCheckpoint>(dir + "/never.npz", bad);
+    EXPECT_THAT(
+        std::string(model->Fit(data.x, data.y, Quiet({.callbacks = {checkpoint}})).status().message()),
+        HasSubstr("save_freq must be \"epoch\" or a number of batches > 0"));
+  }
+}
+
 TEST(FitTest, LearningRateSchedulerDrivesTheOptimizer) {
   LinearData data(20);
   auto model = LinearModel(0.1);
