@@ -104,14 +104,25 @@ ProgressBarOptions BarOptions(std::ostream& out, std::optional<bool> terminal,
 
 }  // namespace
 
-absl::Status Model::CheckTargetCount(size_t targets, absl::string_view what) const {
-  if (targets == outputs_.size()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(what, ": model '", name_, "' has ",
-                                                 outputs_.size(), " outputs, got ", targets,
-                                                 " target arrays (y); give one per output"));
+absl::StatusOr<ArrayData> Model::MakeArrayData(absl::string_view what,
+                                               absl::Span<const Buffer* const> x,
+                                               absl::Span<const Buffer* const> y,
+                                               const Buffer* sample_weight) const {
+  if (y.size() != outputs_.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": model '", name_, "' has ",
+                                                   outputs_.size(), " outputs, got ", y.size(),
+                                                   " target arrays (y); give one per output"));
+  }
+  const std::vector<std::string> names = output_names();
+  absl::StatusOr<ArrayData> data = ArrayData::Make(x, y, sample_weight, names);
+  if (!data.ok()) {
+    return absl::Status(data.status().code(), absl::StrCat(what, ": ", data.status().message()));
+  }
+  return data;
 }
 
-absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const EvaluateOptions& options) {
+absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const EvaluateOptions& options,
+                                           absl::string_view what) {
   if (options.batch_size <= 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("Evaluate: batch_size must be > 0, got ", options.batch_size));
@@ -131,7 +142,7 @@ absl::StatusOr<Logs> Model::EvaluateArrays(const ArrayData& data, const Evaluate
     Batch batch = batches.Next();
     KILN_ASSIGN_OR_RETURN(Logs logs, RunBatch(/*training=*/false, Pointers(batch.x),
                                               TargetPointers(batch.y), BatchWeightsOf(batch, {}),
-                                              &log_weights));
+                                              &log_weights, what));
     means.Add(logs, log_weights);
     if (bar) {
       Logs shown = means.Means();
@@ -148,9 +159,8 @@ absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x,
                                      absl::Span<const Buffer* const> y,
                                      const EvaluateOptions& options) {
   KILN_RETURN_IF_ERROR(status_);
-  KILN_RETURN_IF_ERROR(CheckTargetCount(y.size(), "Evaluate"));
-  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y, options.sample_weight));
-  return EvaluateArrays(data, options);
+  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Evaluate", x, y, options.sample_weight));
+  return EvaluateArrays(data, options, "Evaluate");
 }
 
 absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
@@ -184,16 +194,19 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
     return absl::FailedPreconditionError(absl::StrCat(
         "Fit: model '", name_, "' is not compiled; call Compile(optimizer, loss) first"));
   }
-  KILN_RETURN_IF_ERROR(CheckTargetCount(y.size(), "Fit"));
-  KILN_ASSIGN_OR_RETURN(ArrayData data, ArrayData::Make(x, y, options.sample_weight));
+  if (!options.class_weight.empty() && outputs_.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Fit: class_weight is only supported for models with a single output; model '", name_,
+        "' has ", outputs_.size(), " (give sample_weight instead)"));
+  }
+  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Fit", x, y, options.sample_weight));
   ArrayData train, validation;
   bool validate = false;
   if (options.validation_y != nullptr || !options.validation_ys.empty()) {
     std::vector<const Buffer*> targets = options.validation_ys;
     if (targets.empty()) targets.push_back(options.validation_y);
-    KILN_RETURN_IF_ERROR(CheckTargetCount(targets.size(), "Fit: validation"));
-    KILN_ASSIGN_OR_RETURN(validation, ArrayData::Make(options.validation_x, targets,
-                                                      options.validation_sample_weight));
+    KILN_ASSIGN_OR_RETURN(validation, MakeArrayData("Fit: validation", options.validation_x,
+                                                    targets, options.validation_sample_weight));
     train = std::move(data);
     validate = true;
   } else if (options.validation_split != 0) {
@@ -269,7 +282,7 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
       Batch batch = batches.Next();
       KILN_ASSIGN_OR_RETURN(
           Logs logs, RunBatch(/*training=*/true, Pointers(batch.x), TargetPointers(batch.y),
-                              BatchWeightsOf(batch, options.class_weight), &log_weights));
+                              BatchWeightsOf(batch, options.class_weight), &log_weights, "Fit"));
       means.Add(logs, log_weights);
       ++batches_run;
       KILN_RETURN_IF_ERROR(list.TrainBatchEnd(step, means.Means()));
@@ -277,7 +290,7 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
     }
     epoch_logs = means.Means();
     if (validate) {
-      KILN_ASSIGN_OR_RETURN(Logs val_logs, EvaluateArrays(validation, validation_options));
+      KILN_ASSIGN_OR_RETURN(Logs val_logs, EvaluateArrays(validation, validation_options, "Fit: validation"));
       for (const auto& [name, value] : val_logs) epoch_logs.emplace_back("val_" + name, value);
     }
     KILN_RETURN_IF_ERROR(list.EpochEnd(epoch, epoch_logs));

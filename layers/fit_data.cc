@@ -58,13 +58,19 @@ Buffer RowsView(const Buffer& b, int64_t begin, int64_t end) {
 
 absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x,
                                           absl::Span<const Buffer* const> y,
-                                          const Buffer* sample_weight) {
+                                          const Buffer* sample_weight,
+                                          absl::Span<const std::string> output_names) {
   if (x.empty()) return absl::InvalidArgumentError("no input arrays (x) given");
   if (y.empty()) return absl::InvalidArgumentError("no target arrays (y) given");
   // Every array with its name; the first target (else x) sets the rows.
   std::vector<std::pair<std::string, const Buffer*>> named;
   for (size_t i = 0; i < y.size(); ++i) {
-    if (y[i] != nullptr) named.push_back({y.size() == 1 ? "y" : absl::StrCat("y[", i, "]"), y[i]});
+    if (y[i] == nullptr) continue;
+    std::string name = y.size() == 1 ? "y" : absl::StrCat("y[", i, "]");
+    if (y.size() > 1 && i < output_names.size()) {
+      absl::StrAppend(&name, " (output '", output_names[i], "')");
+    }
+    named.push_back({std::move(name), y[i]});
   }
   for (size_t i = 0; i < x.size(); ++i) {
     const std::string name = x.size() == 1 ? "x" : absl::StrCat("x[", i, "]");

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -41,9 +42,12 @@ struct ArrayData {
 
   // Checks that every array has data, rank >= 1 and the rows of the first
   // target (of x[0] when every target is null). A null target stays null.
+  // Errors name targets y (one) or y[i], with `output_names` (when given)
+  // y[i] (output '<name>').
   static absl::StatusOr<ArrayData> Make(absl::Span<const Buffer* const> x,
                                         absl::Span<const Buffer* const> y,
-                                        const Buffer* sample_weight = nullptr);
+                                        const Buffer* sample_weight = nullptr,
+                                        absl::Span<const std::string> output_names = {});
   static absl::StatusOr<ArrayData> Make(absl::Span<const Buffer* const> x, const Buffer& y,
                                         const Buffer* sample_weight = nullptr);
   // Rows [begin, end) as views.

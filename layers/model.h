@@ -281,17 +281,25 @@ class Model {
   absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
                                            absl::string_view what) const;
   struct TrainingSetup;
-  // InvalidArgument unless there is one target array per output.
-  absl::Status CheckTargetCount(size_t targets, absl::string_view what) const;
-  absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options);
+  // ArrayData::Make for Fit and Evaluate: one target array per output, the
+  // targets named by output; `what` prefixes errors.
+  absl::StatusOr<ArrayData> MakeArrayData(absl::string_view what,
+                                          absl::Span<const Buffer* const> x,
+                                          absl::Span<const Buffer* const> y,
+                                          const Buffer* sample_weight) const;
+  // Evaluate's loop (also Fit's validation); `what` prefixes errors.
+  absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options,
+                                      absl::string_view what);
   absl::Status CompileOutputs(std::shared_ptr<Optimizer> optimizer,
                               std::vector<OutputTraining> outputs, CompileOptions options);
   // TrainOnBatch/TestOnBatch; `log_weights` (when set) gets each log's
   // weight in an epoch mean: the batch's rows, or a weighted metric's sum
-  // of sample weights.
+  // of sample weights. `caller` prefixes errors (empty: TrainOnBatch or
+  // TestOnBatch).
   absl::StatusOr<Logs> RunBatch(bool training, absl::Span<const Buffer* const> x,
                                 absl::Span<const Buffer* const> y, const BatchWeights& weights,
-                                std::vector<double>* log_weights = nullptr);
+                                std::vector<double>* log_weights = nullptr,
+                                absl::string_view caller = {});
 
   std::string name_;
   bool sequential_ = false;

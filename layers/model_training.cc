@@ -194,8 +194,8 @@ absl::StatusOr<Logs> Model::TestOnBatch(absl::Span<const Buffer* const> x,
 
 absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* const> x,
                                      absl::Span<const Buffer* const> y, const BatchWeights& weights,
-                                     std::vector<double>* log_weights) {
-  const char* what = training ? "TrainOnBatch" : "TestOnBatch";
+                                     std::vector<double>* log_weights, absl::string_view caller) {
+  const std::string what(!caller.empty() ? caller : training ? "TrainOnBatch" : "TestOnBatch");
   KILN_RETURN_IF_ERROR(status_);
   if (training_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(

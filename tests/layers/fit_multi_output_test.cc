@@ -155,7 +155,8 @@ TEST(FitMultiOutputTest, WrongTargetsAreClearErrors) {
   Buffer short_b = Buffer::Zeros(DType::kF32, Shape{19, 1});
   const Buffer* short_targets[] = {&t.data.y, &short_b};
   EXPECT_THAT(std::string(model->Fit(inputs, short_targets, Quiet({})).status().message()),
-              HasSubstr("y[1] has 19 rows [19,1] but y[0] has 20 rows"));
+              HasSubstr("Fit: Data cardinality is ambiguous: y[1] (output 'b') has 19 rows [19,1] but "
+                        "y[0] (output 'a') has 20 rows"));
   const Buffer* targets[] = {&t.data.y, &t.b};
   EXPECT_THAT(
       std::string(model
@@ -164,9 +165,13 @@ TEST(FitMultiOutputTest, WrongTargetsAreClearErrors) {
                       .status()
                       .message()),
       HasSubstr("Fit: validation: model '" + name + "' has 2 outputs, got 1 target arrays"));
+  EXPECT_THAT(std::string(model->Fit(inputs, targets, Quiet({.class_weight = {{0, 2.0}}}))
+                              .status()
+                              .message()),
+              HasSubstr("Fit: class_weight is only supported for models with a single output"));
   const Buffer* missing[] = {&t.data.y, nullptr};
   EXPECT_THAT(std::string(model->Fit(inputs, missing, Quiet({})).status().message()),
-              HasSubstr("labels of output 'b': y needs a batch axis, got no array"));
+              HasSubstr("Fit: labels of output 'b': y needs a batch axis, got no array"));
 }
 
 }  // namespace

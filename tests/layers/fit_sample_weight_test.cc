@@ -132,7 +132,9 @@ TEST(FitSampleWeightTest, BadWeightsAreClearErrors) {
                               .message()),
               HasSubstr("sample_weight has 19 rows"));
   Buffer wide_w = Buffer::Zeros(DType::kF32, Shape{20, 3});
-  EXPECT_FALSE(model->Fit(data.x, data.y, Quiet({.sample_weight = &wide_w})).ok());
+  EXPECT_THAT(
+      std::string(model->Fit(data.x, data.y, Quiet({.sample_weight = &wide_w})).status().message()),
+      HasSubstr("Fit: [mean_squared_error] expected float sample weights of shape [N], [N,1]"));
   Buffer w = RowWeights(20);
   EXPECT_THAT(
       std::string(
