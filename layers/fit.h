@@ -8,17 +8,32 @@
 //   history.Values("val_accuracy");
 //   KILN_ASSIGN_OR_RETURN(Logs test, model.Evaluate(test_images, test_labels));
 //
+//   // Per-row weights, and a model with two outputs (one target each):
+//   const Buffer* targets[] = {&values, &classes};
+//   model.Fit(inputs, targets, {.epochs = 5, .sample_weight = &weights});
+//
 // Fit: epochs initial_epoch .. epochs-1; each runs steps_per_epoch batches
 // (0: one pass over the rows, the last batch short), shuffled per pass from
 // `seed` unless shuffle is false; the logs of each batch and epoch are the
 // running averages over the epoch's samples (Keras's stateful metrics, so
-// a short batch counts for its rows); then validation (validation_x/y, or
-// the last validation_split of the rows, cut before shuffling) adds
-// "val_<name>". Callbacks see Keras's hook order (layers/callbacks.h); a
-// callback's run().stop_training ends training after the epoch. verbose 1
-// draws the progress bar (redrawn on a terminal, one line per epoch in a
-// log), 2 prints one semi-verbose line per epoch, 0 nothing. A NaN loss
-// does not stop Fit (use a callback, as in Keras).
+// a short batch counts for its rows; a weighted metric's batches count for
+// their sums of weights); then validation (validation_x/y, or the last
+// validation_split of the rows and weights, cut before shuffling) adds
+// "val_<name>". With steps_per_epoch the epochs continue through the
+// passes; like Keras on arrays, the data holds epochs - initial_epoch
+// passes: when they run out, Fit prints a warning to `out` (whatever the
+// verbosity), ends the epoch with the batches it had (validation and
+// callbacks as usual) and stops; Fit still returns the History.
+// (tf.keras 2.x: its array adapter repeats the data epochs - initial_epoch
+// times and DataHandler.catch_stop_iteration logs "Your input ran out of
+// data; interrupting training". When the data end exactly at an epoch's
+// end Keras still begins the next epoch and ends it at once with the last
+// epoch's logs; kiln, which knows the passes ahead, does not begin it.)
+// Callbacks see Keras's hook order (layers/callbacks.h); a callback's
+// run().stop_training ends training after the epoch. verbose 1 draws the
+// progress bar (redrawn on a terminal, one line per epoch in a log), 2
+// prints one semi-verbose line per epoch, 0 nothing. A NaN loss does not
+// stop Fit (use a callback, as in Keras).
 #ifndef KILN_LAYERS_FIT_H_
 #define KILN_LAYERS_FIT_H_
 
@@ -41,13 +56,22 @@ struct FitOptions {
   int64_t batch_size = 32;
   int verbose = 1;
   std::vector<std::shared_ptr<Callback>> callbacks;
-  double validation_split = 0;  // ignored when validation_y is set
-  // Validation inputs (one per model input) and targets; not owned.
+  double validation_split = 0;  // ignored when validation targets are set
+  // Validation inputs (one per model input) and targets (validation_y, or
+  // one per output in validation_ys), with optional per-row weights; not
+  // owned.
   std::vector<const Buffer*> validation_x;
   const Buffer* validation_y = nullptr;
+  std::vector<const Buffer*> validation_ys;
+  const Buffer* validation_sample_weight = nullptr;
   int64_t validation_batch_size = 0;  // 0: batch_size
+  // Keras sample_weight: the weight of each row ([rows], [rows,1] or the
+  // per-sample loss shape), cut, shuffled and split with the rows and passed
+  // to TrainOnBatch; validation_split gives the held-out rows their weights.
+  // Not owned.
+  const Buffer* sample_weight = nullptr;
   // Keras class_weight: class index -> weight of its samples' losses
-  // (single-output models; passed to TrainOnBatch).
+  // (single-output models; times sample_weight; not for validation).
   std::map<int64_t, double> class_weight;
   bool shuffle = true;
   uint64_t seed = 0;
@@ -60,6 +84,7 @@ struct FitOptions {
 
 struct EvaluateOptions {
   int64_t batch_size = 32;
+  const Buffer* sample_weight = nullptr;  // per row, as FitOptions::sample_weight
   int verbose = 1;  // 1: a progress bar, as Keras's evaluate
   std::ostream* out = &std::cout;
   std::optional<bool> terminal;

@@ -1,8 +1,12 @@
 #include "layers/fit_data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -52,33 +56,64 @@ Buffer RowsView(const Buffer& b, int64_t begin, int64_t end) {
   return Buffer::View(b.dtype(), WithRows(b.shape(), end - begin), base + begin * RowBytes(b));
 }
 
-absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x, const Buffer& y) {
+absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x,
+                                          absl::Span<const Buffer* const> y,
+                                          const Buffer* sample_weight,
+                                          absl::Span<const std::string> output_names) {
   if (x.empty()) return absl::InvalidArgumentError("no input arrays (x) given");
-  KILN_RETURN_IF_ERROR(CheckArray(y, "y"));
-  ArrayData data;
-  data.rows = y.shape().dim(0);
+  if (y.empty()) return absl::InvalidArgumentError("no target arrays (y) given");
+  // Every array with its name; the first target (else x) sets the rows.
+  std::vector<std::pair<std::string, const Buffer*>> named;
+  for (size_t i = 0; i < y.size(); ++i) {
+    if (y[i] == nullptr) continue;
+    std::string name = y.size() == 1 ? "y" : absl::StrCat("y[", i, "]");
+    if (y.size() > 1 && i < output_names.size()) {
+      absl::StrAppend(&name, " (output '", output_names[i], "')");
+    }
+    named.push_back({std::move(name), y[i]});
+  }
   for (size_t i = 0; i < x.size(); ++i) {
     const std::string name = x.size() == 1 ? "x" : absl::StrCat("x[", i, "]");
     if (x[i] == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " is null"));
-    KILN_RETURN_IF_ERROR(CheckArray(*x[i], name));
-    if (x[i]->shape().dim(0) != data.rows) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "Data cardinality is ambiguous: %s has %d rows %s but y has %d rows; every array "
-          "needs the same number of rows",
-          name, x[i]->shape().dim(0), x[i]->shape().ToString(), data.rows));
-    }
-    data.x.push_back(RowsView(*x[i], 0, data.rows));
+    named.push_back({name, x[i]});
   }
-  data.y = RowsView(y, 0, data.rows);
+  if (sample_weight != nullptr) named.push_back({"sample_weight", sample_weight});
+  for (const auto& [name, b] : named) KILN_RETURN_IF_ERROR(CheckArray(*b, name));
+  const auto& [first_name, first] = named.front();
+  ArrayData data;
+  data.rows = first->shape().dim(0);
+  for (const auto& [name, b] : named) {
+    if (b->shape().dim(0) != data.rows) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "Data cardinality is ambiguous: %s has %d rows %s but %s has %d rows; every array "
+          "needs the same number of rows",
+          name, b->shape().dim(0), b->shape().ToString(), first_name, data.rows));
+    }
+  }
+  for (const Buffer* b : x) data.x.push_back(RowsView(*b, 0, data.rows));
+  for (const Buffer* b : y) data.y.push_back(b == nullptr ? Buffer() : RowsView(*b, 0, data.rows));
+  if (sample_weight != nullptr) data.sample_weight = RowsView(*sample_weight, 0, data.rows);
   return data;
 }
 
-ArrayData ArrayData::Slice(int64_t begin, int64_t end) const {
+absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x, const Buffer& y,
+                                          const Buffer* sample_weight) {
+  const Buffer* targets[] = {&y};
+  return Make(x, targets, sample_weight);
+}
+
+ArrayData ArrayData::Map(const std::function<Buffer(const Buffer&)>& rows_of,
+                         int64_t rows) const {
   ArrayData part;
-  for (const Buffer& b : x) part.x.push_back(RowsView(b, begin, end));
-  part.y = RowsView(y, begin, end);
-  part.rows = end - begin;
+  for (const Buffer& b : x) part.x.push_back(rows_of(b));
+  for (const Buffer& b : y) part.y.push_back(b.empty() ? Buffer() : rows_of(b));
+  if (sample_weight.has_value()) part.sample_weight = rows_of(*sample_weight);
+  part.rows = rows;
   return part;
+}
+
+ArrayData ArrayData::Slice(int64_t begin, int64_t end) const {
+  return Map([&](const Buffer& b) { return RowsView(b, begin, end); }, end - begin);
 }
 
 absl::StatusOr<std::pair<ArrayData, ArrayData>> ArrayData::SplitForValidation(
@@ -100,11 +135,8 @@ absl::StatusOr<std::pair<ArrayData, ArrayData>> ArrayData::SplitForValidation(
 }
 
 ArrayData ArrayData::Gather(absl::Span<const int64_t> row_ids) const {
-  ArrayData part;
-  for (const Buffer& b : x) part.x.push_back(GatherRowsOf(b, row_ids));
-  part.y = GatherRowsOf(y, row_ids);
-  part.rows = static_cast<int64_t>(row_ids.size());
-  return part;
+  return Map([&](const Buffer& b) { return GatherRowsOf(b, row_ids); },
+             static_cast<int64_t>(row_ids.size()));
 }
 
 std::vector<int64_t> ShuffledOrder(int64_t n, uint64_t seed, int64_t pass) {
@@ -124,11 +156,20 @@ int64_t BatchesPerPass(int64_t rows, int64_t batch_size) {
   return (rows + batch_size - 1) / batch_size;
 }
 
-BatchStream::BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed)
-    : data_(std::move(data)), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {}
+BatchStream::BatchStream(ArrayData data, int64_t batch_size, bool shuffle, uint64_t seed,
+                         int64_t max_passes)
+    : data_(std::move(data)),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      seed_(seed),
+      max_passes_(max_passes) {}
+
+bool BatchStream::exhausted() const {
+  return max_passes_ >= 0 && passes_started_ >= max_passes_ && PassOver();
+}
 
 int64_t BatchStream::LeftInPass() const {
-  if (pass_ < 0 || next_row_ >= data_.rows) return BatchesPerPass(data_.rows, batch_size_);
+  if (PassOver()) return BatchesPerPass(data_.rows, batch_size_);
   return BatchesPerPass(data_.rows - next_row_, batch_size_);
 }
 
@@ -138,8 +179,10 @@ void BatchStream::StartPass(int64_t pass) {
 }
 
 Batch BatchStream::Next() {
-  if (pass_ < 0 || next_row_ >= data_.rows) {
+  KILN_CHECK(!exhausted());
+  if (PassOver()) {
     ++pass_;
+    ++passes_started_;
     next_row_ = 0;
     if (shuffle_) order_ = ShuffledOrder(data_.rows, seed_, pass_);
   }
@@ -148,7 +191,7 @@ Batch BatchStream::Next() {
       shuffle_ ? data_.Gather(absl::MakeConstSpan(order_).subspan(next_row_, end - next_row_))
                : data_.Slice(next_row_, end);
   next_row_ = end;
-  return Batch{std::move(part.x), std::move(part.y)};
+  return Batch{std::move(part.x), std::move(part.y), std::move(part.sample_weight), part.rows};
 }
 
 }  // namespace kiln

@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "graph/status_macros.h"
 #include "layers/activations.h"
 #include "layers/losses_internal.h"
 #include "ops/ops.h"
@@ -83,18 +84,23 @@ absl::StatusOr<std::vector<int64_t>> WeightDims(const TensorType& weight,
 
 }  // namespace
 
+absl::StatusOr<Tensor> AlignSampleWeight(const Tensor& sample_weight, const Tensor& per_sample) {
+  KILN_ASSIGN_OR_RETURN(std::vector<int64_t> dims,
+                        WeightDims(sample_weight.node().type, per_sample.shape()));
+  dims.resize(per_sample.rank(), 1);  // broadcasts over the remaining axes
+  Tensor weight = Reshape(sample_weight, Shape(dims));
+  if (weight.dtype() != per_sample.dtype()) weight = Cast(weight, per_sample.dtype());
+  return weight;
+}
+
 Tensor Loss::operator()(const Tensor& y_true, const Tensor& y_pred, const Tensor& sample_weight,
                         SourceLoc loc) const {
   Tensor per_sample = PerSample(y_true, y_pred, loc);
   if (!per_sample.ok() || !sample_weight.defined()) return Reduce(per_sample);
   if (!sample_weight.ok()) return sample_weight;
-  absl::StatusOr<std::vector<int64_t>> dims =
-      WeightDims(sample_weight.node().type, per_sample.shape());
-  if (!dims.ok()) return per_sample.graph()->Fail(name_, dims.status(), loc);
-  dims->resize(per_sample.rank(), 1);  // broadcasts over the remaining axes
-  Tensor weight = Reshape(sample_weight, Shape(*dims));
-  if (weight.dtype() != per_sample.dtype()) weight = Cast(weight, per_sample.dtype());
-  return Reduce(per_sample * weight);
+  absl::StatusOr<Tensor> weight = AlignSampleWeight(sample_weight, per_sample);
+  if (!weight.ok()) return per_sample.graph()->Fail(name_, weight.status(), loc);
+  return Reduce(per_sample * *weight);
 }
 
 absl::Status Loss::CheckSampleWeight(const TensorType& sample_weight,

@@ -27,6 +27,12 @@ absl::StatusOr<Tensor> SparseLabels(Tensor y_true, const Tensor& y_pred);
 absl::Status CheckDenseLabels(const TensorType& y_true, const TensorType& y_pred);
 absl::Status CheckSparseLabels(const TensorType& y_true, const TensorType& y_pred);
 
+// Keras' squeeze_or_expand_dimensions of sample weights against per-sample
+// values (losses and weighted metrics): a trailing axis of 1 goes when the
+// weights have one more axis, their dims must lead per_sample's, then axes
+// of 1 are appended so they broadcast; cast to per_sample's dtype.
+absl::StatusOr<Tensor> AlignSampleWeight(const Tensor& sample_weight, const Tensor& per_sample);
+
 Tensor MeanLastAxis(const Tensor& x);
 Tensor SumLastAxis(const Tensor& x, bool keepdims = false);
 

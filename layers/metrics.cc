@@ -82,6 +82,38 @@ Tensor Metric::operator()(const Tensor& y_true, const Tensor& y_pred, SourceLoc 
   return Mean(AsFloat(values), all);
 }
 
+Metric::Weighted Metric::WithSampleWeight(const Tensor& y_true, const Tensor& y_pred,
+                                          const Tensor& sample_weight, SourceLoc loc) const {
+  if (!y_pred.ok()) return {y_pred, y_pred};
+  if (!y_true.ok()) return {y_true, y_true};
+  if (!status_.ok()) {
+    Tensor failed = y_pred.graph()->Fail(name_, status_, loc);
+    return {failed, failed};
+  }
+  Tensor values = per_sample_(y_true, y_pred);
+  if (!values.ok()) return {values, values};
+  values = AsFloat(values);
+  IntList all;
+  for (int i = 0; i < values.rank(); ++i) all.push_back(i);
+  Tensor weights;
+  if (sample_weight.defined()) {
+    if (!sample_weight.ok()) return {sample_weight, sample_weight};
+    absl::StatusOr<Tensor> aligned = AlignSampleWeight(sample_weight, values);
+    if (!aligned.ok()) {
+      Tensor failed = y_pred.graph()->Fail(name_, aligned.status(), loc);
+      return {failed, failed};
+    }
+    weights = BroadcastTo(*aligned, values.shape());
+  } else {
+    weights = FullLike(values, 1.0);
+  }
+  Tensor total = values.rank() == 0 ? values * weights : ReduceSum(values * weights, all);
+  Tensor count = values.rank() == 0 ? weights : ReduceSum(weights, all);
+  Tensor zero = ScalarLike(count, 0.0);
+  Tensor empty = Equal(count, zero);
+  return {Select(empty, zero, total / Select(empty, ScalarLike(count, 1.0), count)), count};
+}
+
 namespace {
 
 Tensor BinaryAccuracyValues(const Tensor& t_in, const Tensor& p_in, double threshold) {

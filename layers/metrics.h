@@ -4,6 +4,7 @@
 //
 //   Metric accuracy = "accuracy";        // picks its variant from the shapes
 //   Tensor batch_accuracy = accuracy(labels, probabilities);
+//   Metric::Weighted weighted = accuracy.WithSampleWeight(labels, probabilities, w);
 //   model.Compile(std::make_shared<Adam>(), "sparse_categorical_crossentropy", {"accuracy", "mse"});
 //
 // Names resolve as in Keras' compile: "accuracy"/"acc" become binary
@@ -43,6 +44,20 @@ class Metric {
   // The batch's value: an f32 scalar.
   Tensor operator()(const Tensor& y_true, const Tensor& y_pred,
                     SourceLoc loc = SourceLoc::current()) const;
+
+  // As a weighted metric (Keras' compile(weighted_metrics=...), a Mean
+  // with sample_weight): `value` is sum(w * v) / sum(w) over the per-sample
+  // values v, the weights aligned as a loss aligns them (layers/losses.h)
+  // and broadcast to v, 0 when they sum to 0 (divide_no_nan); `weight_sum`
+  // is that sum(w), the batch's weight in an epoch mean. Undefined weights:
+  // the plain value and the number of per-sample values.
+  struct Weighted {
+    Tensor value;
+    Tensor weight_sum;
+  };
+  Weighted WithSampleWeight(const Tensor& y_true, const Tensor& y_pred,
+                            const Tensor& sample_weight,
+                            SourceLoc loc = SourceLoc::current()) const;
 
   const std::string& name() const { return name_; }
   const absl::Status& status() const { return status_; }

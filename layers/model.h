@@ -17,6 +17,8 @@
 //   KILN_ASSIGN_OR_RETURN(Logs logs, model.TrainOnBatch(x_batch, y_batch));
 //   // logs: {{"loss", 0.41}, {"mae", 0.52}}
 //   logs = *model.TrainOnBatch(x_batch, y_batch, {.sample_weight = &w});   // or .class_weight
+//   model.Compile(adam, "mse", {"mae"}, {.weighted_metrics = {"mae"}});
+//   // {"loss", ...}, {"mae", ...}, {"weighted_mae", sum(w * ae) / sum(w)}
 //
 //   // Two outputs (layers "value" and "label"): a loss, weight and metrics each.
 //   model.Compile(adam, {{"value", {.loss = "mse", .loss_weight = 0.5}},
@@ -66,6 +68,9 @@ struct ArrayData;  // layers/fit_data.h
 struct CompileOptions {
   std::optional<Backend> backend;  // default: KILN_BACKEND, else jit
   int num_threads = 0;             // 0: KILN_NUM_THREADS, else all cores
+  // Keras' weighted_metrics, for every output (after an output's own
+  // OutputTraining::weighted_metrics).
+  std::vector<Metric> weighted_metrics;
 };
 
 // The training setup of one output (Compile of a multi-output model).
@@ -73,12 +78,15 @@ struct OutputTraining {
   Loss loss;                 // empty: the output is not trained and needs no labels
   double loss_weight = 1.0;  // its factor in "loss" ("<output>_loss" is unweighted)
   std::vector<Metric> metrics;
+  // Metrics that weigh each sample by its sample weight (sample_weight
+  // times class_weight): sum(w * value) / sum(w), Keras' weighted_metrics.
+  std::vector<Metric> weighted_metrics;
 };
 
 // Keras' sample_weight and class_weight of train_on_batch / test_on_batch.
 // The losses weigh each sample's value (sum_over_batch_size still divides by
-// the number of samples, as Keras does); metrics are not weighted (Keras'
-// `metrics`, not `weighted_metrics`).
+// the number of samples, as Keras does); `metrics` are not weighted, the
+// `weighted_metrics` of Compile are.
 struct BatchWeights {
   // Float, [N] or [N,1], or the per-sample loss shape ([N,T] for [N,T,C]
   // predictions); applies to every output. Null: all ones.
@@ -163,8 +171,12 @@ class Model {
 
   // Sets the optimizer, loss and metrics of TrainOnBatch and TestOnBatch.
   // On a multi-output model the loss and metrics apply to every output (as
-  // in Keras). Errors: the model's status, a missing optimizer, an unknown
-  // loss or metric name, a bad optimizer argument.
+  // in Keras). Weighted metrics (options.weighted_metrics) are named like
+  // Keras 2.x: by their name, or "weighted_<name>" when a metric of that
+  // name is also unweighted ("<output>_weighted_<name>" with several
+  // outputs); each output logs its metrics, then its weighted metrics.
+  // Errors: the model's status, a missing optimizer, an unknown loss or
+  // metric name, two metrics with one log name, a bad optimizer argument.
   absl::Status Compile(std::shared_ptr<Optimizer> optimizer, Loss loss,
                        std::vector<Metric> metrics = {}, CompileOptions options = {});
   // One entry per output, in outputs() order (Keras' loss=[...],
@@ -220,11 +232,18 @@ class Model {
   absl::StatusOr<History> Fit(absl::Span<const Buffer* const> x, const Buffer& y,
                               const FitOptions& options = {});
   absl::StatusOr<History> Fit(const Buffer& x, const Buffer& y, const FitOptions& options = {});
+  // One target array per output (null for an output without a loss).
+  absl::StatusOr<History> Fit(absl::Span<const Buffer* const> x,
+                              absl::Span<const Buffer* const> y, const FitOptions& options = {});
   // Keras's model.evaluate: the loss and metrics over all rows (means
-  // weighted by batch size; the last batch may be short).
+  // weighted by batch size, or by the sums of sample weights for weighted
+  // metrics; the last batch may be short).
   absl::StatusOr<Logs> Evaluate(absl::Span<const Buffer* const> x, const Buffer& y,
                                 const EvaluateOptions& options = {});
   absl::StatusOr<Logs> Evaluate(const Buffer& x, const Buffer& y,
+                                const EvaluateOptions& options = {});
+  absl::StatusOr<Logs> Evaluate(absl::Span<const Buffer* const> x,
+                                absl::Span<const Buffer* const> y,
                                 const EvaluateOptions& options = {});
 
  protected:
@@ -262,11 +281,25 @@ class Model {
   absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
                                            absl::string_view what) const;
   struct TrainingSetup;
-  absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options);
+  // ArrayData::Make for Fit and Evaluate: one target array per output, the
+  // targets named by output; `what` prefixes errors.
+  absl::StatusOr<ArrayData> MakeArrayData(absl::string_view what,
+                                          absl::Span<const Buffer* const> x,
+                                          absl::Span<const Buffer* const> y,
+                                          const Buffer* sample_weight) const;
+  // Evaluate's loop (also Fit's validation); `what` prefixes errors.
+  absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options,
+                                      absl::string_view what);
   absl::Status CompileOutputs(std::shared_ptr<Optimizer> optimizer,
                               std::vector<OutputTraining> outputs, CompileOptions options);
+  // TrainOnBatch/TestOnBatch; `log_weights` (when set) gets each log's
+  // weight in an epoch mean: the batch's rows, or a weighted metric's sum
+  // of sample weights. `caller` prefixes errors (empty: TrainOnBatch or
+  // TestOnBatch).
   absl::StatusOr<Logs> RunBatch(bool training, absl::Span<const Buffer* const> x,
-                                absl::Span<const Buffer* const> y, const BatchWeights& weights);
+                                absl::Span<const Buffer* const> y, const BatchWeights& weights,
+                                std::vector<double>* log_weights = nullptr,
+                                absl::string_view caller = {});
 
   std::string name_;
   bool sequential_ = false;

@@ -133,16 +133,20 @@ absl::Status Model::CompileOutputs(std::shared_ptr<Optimizer> optimizer,
   for (size_t i = 0; i < outputs.size(); ++i) {
     OutputTraining& o = outputs[i];
     KILN_RETURN_IF_ERROR(o.loss.status());
+    o.weighted_metrics.insert(o.weighted_metrics.end(), options.weighted_metrics.begin(),
+                              options.weighted_metrics.end());
     for (const Metric& m : o.metrics) KILN_RETURN_IF_ERROR(m.status());
+    for (const Metric& m : o.weighted_metrics) KILN_RETURN_IF_ERROR(m.status());
     if (!std::isfinite(o.loss_weight)) {
       return absl::InvalidArgumentError(absl::StrCat("Compile: the loss weight of output '",
                                                      names[i], "' is ", o.loss_weight));
     }
     any_loss = any_loss || o.loss.defined();
-    setup->outputs.push_back(
-        {names[i], std::move(o.loss), o.loss_weight, std::move(o.metrics)});
+    setup->outputs.push_back({names[i], std::move(o.loss), o.loss_weight, std::move(o.metrics),
+                              std::move(o.weighted_metrics)});
   }
   if (!any_loss) return absl::InvalidArgumentError("Compile: no loss");
+  KILN_RETURN_IF_ERROR(NameMetrics(setup->outputs));
   setup->optimizer = std::move(optimizer);
   setup->options.num_threads = options.num_threads;
   if (options.backend.has_value()) {
@@ -189,9 +193,9 @@ absl::StatusOr<Logs> Model::TestOnBatch(absl::Span<const Buffer* const> x,
 }
 
 absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* const> x,
-                                     absl::Span<const Buffer* const> y,
-                                     const BatchWeights& weights) {
-  const char* what = training ? "TrainOnBatch" : "TestOnBatch";
+                                     absl::Span<const Buffer* const> y, const BatchWeights& weights,
+                                     std::vector<double>* log_weights, absl::string_view caller) {
+  const std::string what(!caller.empty() ? caller : training ? "TrainOnBatch" : "TestOnBatch");
   KILN_RETURN_IF_ERROR(status_);
   if (training_ == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -314,6 +318,7 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     KILN_ASSIGN_OR_RETURN(program.program,
                           Executable::Compile(results.values, setup.options, updates));
     program.names = std::move(results.names);
+    program.weight_results = std::move(results.weight_results);
     program.optimizer_version = optimizer.program_version();
   }
   Feeds feeds = LayerFeeds(graph_, training, training ? optimizer.iterations() : 0);
@@ -338,6 +343,12 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
   Logs logs;
   for (size_t i = 0; i < program.names.size(); ++i) {
     logs.emplace_back(program.names[i], setup.results[i].GetAsDouble(0));
+  }
+  if (log_weights != nullptr) {
+    log_weights->clear();
+    for (int w : program.weight_results) {
+      log_weights->push_back(w < 0 ? static_cast<double>(rows) : setup.results[w].GetAsDouble(0));
+    }
   }
   return logs;
 }

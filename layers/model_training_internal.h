@@ -26,13 +26,24 @@ struct CompiledOutput {
   Loss loss;         // undefined: not trained
   double loss_weight = 1.0;
   std::vector<Metric> metrics;
+  std::vector<Metric> weighted_metrics;
+  // Their log names (Keras' MetricsContainer naming).
+  std::vector<std::string> metric_names;
+  std::vector<std::string> weighted_metric_names;
 };
+
+// Sets every output's metric_names and weighted_metric_names as Keras 2.x
+// names them; InvalidArgument when two metrics end up with one name.
+absl::Status NameMetrics(std::vector<CompiledOutput>& outputs);
 
 struct Model::TrainingSetup {
   struct Program {
     std::unique_ptr<Executable> program;
     int64_t optimizer_version = -1;  // Optimizer::program_version() when built
-    std::vector<std::string> names;  // of the results, in log order
+    std::vector<std::string> names;  // of the first results, in log order
+    // Per name: the result holding its batch weight (a weighted metric's
+    // sum of weights), or -1: the batch's rows.
+    std::vector<int> weight_results;
   };
   std::shared_ptr<Optimizer> optimizer;
   std::vector<CompiledOutput> outputs;  // one per model output
@@ -60,12 +71,14 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
 
 // The step's scalar results in log order: "loss" (the loss-weighted sum
 // plus the regularization), "<output>_loss" per trained output when the
-// model has several outputs, then the metrics. `labels` has one input per
-// output (undefined for an untrained output), `sample_weights` one or
-// none (undefined) per output.
+// model has several outputs, then each output's metrics and weighted
+// metrics; after the named values, the weighted metrics' sums of weights.
+// `labels` has one input per output (undefined for an untrained output),
+// `sample_weights` one or none (undefined) per output.
 struct StepResults {
   std::vector<std::string> names;
-  std::vector<Tensor> values;
+  std::vector<Tensor> values;       // names.size() logged values, then the weight sums
+  std::vector<int> weight_results;  // per name: index into values, or -1
 };
 StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
                              absl::Span<const Tensor> model_outputs,

@@ -5,6 +5,7 @@
 // metrics) as graph, in Keras' log order and with Keras' names.
 #include <algorithm>
 #include <cmath>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -89,12 +90,43 @@ absl::StatusOr<std::optional<Buffer>> BatchSampleWeights(const BatchWeights& wei
   return out;
 }
 
+absl::Status NameMetrics(std::vector<CompiledOutput>& outputs) {
+  const bool several = outputs.size() > 1;
+  std::set<std::string> taken;
+  auto take = [&](const std::string& name) -> absl::Status {
+    if (!taken.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Compile: found two metrics with the same name: '", name,
+          "'; every metric of the model needs its own name"));
+    }
+    return absl::OkStatus();
+  };
+  for (CompiledOutput& out : outputs) {
+    const std::string prefix = several ? absl::StrCat(out.name, "_") : "";
+    out.metric_names.clear();
+    out.weighted_metric_names.clear();
+    for (const Metric& m : out.metrics) {
+      out.metric_names.push_back(prefix + m.name());
+      KILN_RETURN_IF_ERROR(take(out.metric_names.back()));
+    }
+    for (const Metric& m : out.weighted_metrics) {
+      std::string name = prefix + m.name();
+      if (taken.contains(name)) name = absl::StrCat(prefix, "weighted_", m.name());
+      KILN_RETURN_IF_ERROR(take(name));
+      out.weighted_metric_names.push_back(std::move(name));
+    }
+  }
+  return absl::OkStatus();
+}
+
 StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
                              absl::Span<const Tensor> model_outputs,
                              absl::Span<const Tensor> labels,
                              absl::Span<const Tensor> sample_weights,
                              const Tensor& regularization) {
   StepResults per_output, metrics;
+  std::vector<Tensor> weight_sums;
+  std::vector<int> weight_of;  // per metric: index into weight_sums, or -1
   Tensor total;
   const bool several = outputs.size() > 1;
   for (size_t i = 0; i < outputs.size(); ++i) {
@@ -112,17 +144,30 @@ StepResults BuildStepResults(absl::Span<const CompiledOutput> outputs,
       per_output.names.push_back(absl::StrCat(out.name, "_loss"));
       per_output.values.push_back(loss);
     }
-    for (const Metric& m : out.metrics) {
-      metrics.names.push_back(several ? absl::StrCat(out.name, "_", m.name()) : m.name());
-      metrics.values.push_back(m(labels[i], model_outputs[i]));
+    for (size_t k = 0; k < out.metrics.size(); ++k) {
+      metrics.names.push_back(out.metric_names[k]);
+      metrics.values.push_back(out.metrics[k](labels[i], model_outputs[i]));
+      weight_of.push_back(-1);
+    }
+    for (size_t k = 0; k < out.weighted_metrics.size(); ++k) {
+      Metric::Weighted weighted =
+          out.weighted_metrics[k].WithSampleWeight(labels[i], model_outputs[i], sample_weights[i]);
+      metrics.names.push_back(out.weighted_metric_names[k]);
+      metrics.values.push_back(weighted.value);
+      weight_of.push_back(static_cast<int>(weight_sums.size()));
+      weight_sums.push_back(weighted.weight_sum);
     }
   }
   if (regularization.defined()) total = total + regularization;
-  StepResults results{{"loss"}, {total}};
+  StepResults results{{"loss"}, {total}, {}};
   for (StepResults* part : {&per_output, &metrics}) {
     results.names.insert(results.names.end(), part->names.begin(), part->names.end());
     results.values.insert(results.values.end(), part->values.begin(), part->values.end());
   }
+  const int first_sum = static_cast<int>(results.values.size());
+  results.weight_results.assign(1 + per_output.names.size(), -1);
+  for (int w : weight_of) results.weight_results.push_back(w < 0 ? -1 : first_sum + w);
+  results.values.insert(results.values.end(), weight_sums.begin(), weight_sums.end());
   return results;
 }
 

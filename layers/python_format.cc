@@ -105,7 +105,8 @@ absl::StatusOr<std::string> FormatField(absl::string_view pattern, absl::string_
 
 }  // namespace
 
-absl::StatusOr<std::string> FormatPath(absl::string_view pattern, int epoch, const Logs& logs) {
+absl::StatusOr<std::string> FormatPath(absl::string_view pattern, int epoch, const Logs& logs,
+                                       std::optional<int64_t> batch) {
   std::string out;
   for (size_t i = 0; i < pattern.size(); ++i) {
     const char c = pattern[i];
@@ -131,14 +132,16 @@ absl::StatusOr<std::string> FormatPath(absl::string_view pattern, int epoch, con
     absl::string_view name = field.substr(0, colon);
     absl::string_view spec = colon == absl::string_view::npos ? "" : field.substr(colon + 1);
     std::string text;
-    if (name == "epoch") {
-      auto formatted = FormatField(pattern, name, spec, epoch, /*is_int=*/true);
+    if (name == "epoch" || (name == "batch" && batch.has_value())) {
+      const double number = name == "epoch" ? epoch : static_cast<double>(*batch);
+      auto formatted = FormatField(pattern, name, spec, number, /*is_int=*/true);
       if (!formatted.ok()) return formatted.status();
       text = *formatted;
     } else {
       std::optional<double> value = FindLog(logs, name);
       if (!value) {
         std::vector<std::string> names = {"epoch"};
+        if (batch.has_value()) names.push_back("batch");
         for (const auto& entry : logs) names.push_back(entry.first);
         return absl::InvalidArgumentError(absl::StrCat("file path '", pattern, "' names {", name,
                                                        "}, which is not one of ",

@@ -7,12 +7,15 @@
 //       == "w.03-0.46.npz"
 //
 // Fields: `{name}` or `{name:spec}` where name is "epoch" (an integer, the
-// 1-based epoch) or a log name (a float), spec `[0][width][.precision][type]`
+// 1-based epoch), "batch" (an integer, the 1-based batch of the epoch; only
+// when `batch` is given, as Keras' save_freq saves) or a log name (a float), spec `[0][width][.precision][type]`
 // with type d (integers only, as in Python), f, e, g or none; `{{` and `}}`
 // are braces. An unknown name or a spec outside that is InvalidArgument.
 #ifndef KILN_LAYERS_PYTHON_FORMAT_H_
 #define KILN_LAYERS_PYTHON_FORMAT_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,7 +26,8 @@ namespace kiln {
 
 std::string PythonFloatText(double value);
 
-absl::StatusOr<std::string> FormatPath(absl::string_view pattern, int epoch, const Logs& logs);
+absl::StatusOr<std::string> FormatPath(absl::string_view pattern, int epoch, const Logs& logs,
+                                       std::optional<int64_t> batch = std::nullopt);
 
 }  // namespace kiln
 

@@ -87,7 +87,7 @@ absl::Status Main() {
     for (int64_t step = 1; step <= steps; ++step) {
       Batch batch = batches.Next();
       KILN_ASSIGN_OR_RETURN(LossAndGradients result,
-                            loss_and_grads(batch.x[0], batch.y, step_count++));
+                            loss_and_grads(batch.x[0], batch.y[0], step_count++));
       KILN_RETURN_IF_ERROR(adam->Apply(result.GradientPointers(), loss_and_grads.weights()));
       bar.Update(step, {{"loss", result.loss}});  // the bar averages it
     }

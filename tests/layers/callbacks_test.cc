@@ -340,6 +340,10 @@ TEST(PythonFormatTest, PathsFormatLikeStrFormat) {
   EXPECT_THAT(std::string(f("{nope}").status().message()), HasSubstr("names {nope}"));
   EXPECT_THAT(std::string(f("a{epoch").status().message()), HasSubstr("unclosed '{'"));
   EXPECT_THAT(std::string(f("a}b").status().message()), HasSubstr("single '}'"));
+  // {batch} exists only for a save after a batch (Keras' save_freq).
+  EXPECT_EQ(*FormatPath("w{epoch}-{batch:03d}", 3, logs, 7), "w3-007");
+  EXPECT_THAT(std::string(FormatPath("w{batch}", 3, logs).status().message()),
+              HasSubstr("names {batch}, which is not one of epoch, loss"));
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // Batching for Fit (layers/fit_data.h): row checks, Keras's validation
 // split (the last fraction, before shuffling), seeded shuffles that are
 // permutations and differ per pass, and batch streams (short last batch,
-// rows of x and y kept together, passes continuing across epochs).
+// rows of x, every target and the sample weights kept together, passes
+// continuing across epochs, a limited number of passes).
 #include "layers/fit_data.h"
 
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -62,8 +64,8 @@ TEST(FitDataTest, ValidationSplitTakesTheLastRows) {
   auto split = r.Data().SplitForValidation(0.25);  // floor(10 * 0.75) = 7
   ASSERT_TRUE(split.ok()) << split.status();
   EXPECT_EQ(split->first.rows, 7);
-  EXPECT_THAT(Labels(split->first.y), ElementsAre(0, 1, 2, 3, 4, 5, 6));
-  EXPECT_THAT(Labels(split->second.y), ElementsAre(7, 8, 9));
+  EXPECT_THAT(Labels(split->first.y[0]), ElementsAre(0, 1, 2, 3, 4, 5, 6));
+  EXPECT_THAT(Labels(split->second.y[0]), ElementsAre(7, 8, 9));
   EXPECT_EQ(split->second.x[0].GetAsDouble(1), 107);                    // row 7, column 1
   EXPECT_EQ(split->second.x[0].data<float>(), r.x.data<float>() + 14);  // a view
 
@@ -94,18 +96,18 @@ TEST(FitDataTest, StreamsBatchesWithAShortLastOne) {
   BatchStream stream(r.Data(), 4, /*shuffle=*/false, 0);
   EXPECT_EQ(stream.LeftInPass(), 3);
   Batch b = stream.Next();
-  EXPECT_THAT(Labels(b.y), ElementsAre(0, 1, 2, 3));
+  EXPECT_THAT(Labels(b.y[0]), ElementsAre(0, 1, 2, 3));
   EXPECT_EQ(stream.LeftInPass(), 2);
-  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(4, 5, 6, 7));
+  EXPECT_THAT(Labels(stream.Next().y[0]), ElementsAre(4, 5, 6, 7));
   b = stream.Next();
   EXPECT_EQ(b.size(), 2);
-  EXPECT_THAT(Labels(b.y), ElementsAre(8, 9));
+  EXPECT_THAT(Labels(b.y[0]), ElementsAre(8, 9));
   EXPECT_EQ(b.x[0].shape(), Shape({2, 2}));
   EXPECT_EQ(b.x[0].GetAsDouble(3), 109);
-  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));  // next pass
+  EXPECT_THAT(Labels(stream.Next().y[0]), ElementsAre(0, 1, 2, 3));  // next pass
   stream.StartPass(5);
   EXPECT_EQ(stream.LeftInPass(), 3);
-  EXPECT_THAT(Labels(stream.Next().y), ElementsAre(0, 1, 2, 3));
+  EXPECT_THAT(Labels(stream.Next().y[0]), ElementsAre(0, 1, 2, 3));
 
   // A shuffled pass depends on its number only.
   BatchStream a(r.Data(), 10, /*shuffle=*/true, 9), c(r.Data(), 10, /*shuffle=*/true, 9);
@@ -113,7 +115,7 @@ TEST(FitDataTest, StreamsBatchesWithAShortLastOne) {
   a.Next();
   Batch third = a.Next();  // pass 2
   c.StartPass(2);
-  EXPECT_EQ(Labels(c.Next().y), Labels(third.y));
+  EXPECT_EQ(Labels(c.Next().y[0]), Labels(third.y[0]));
 }
 
 TEST(FitDataTest, ShuffledBatchesKeepRowsTogetherAndCoverThePass) {
@@ -123,7 +125,7 @@ TEST(FitDataTest, ShuffledBatchesKeepRowsTogetherAndCoverThePass) {
   for (int i = 0; i < 4; ++i) {
     Batch b = stream.Next();
     for (int64_t row = 0; row < b.size(); ++row) {
-      const int label = static_cast<int>(b.y.GetAsDouble(row));
+      const int label = static_cast<int>(b.y[0].GetAsDouble(row));
       EXPECT_EQ(b.x[0].GetAsDouble(row * 2), label);
       EXPECT_EQ(b.x[0].GetAsDouble(row * 2 + 1), 100 + label);
       seen.push_back(label);
@@ -132,6 +134,55 @@ TEST(FitDataTest, ShuffledBatchesKeepRowsTogetherAndCoverThePass) {
   EXPECT_NE(seen, std::vector<int>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, std::vector<int>({0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+}
+
+TEST(FitDataTest, TargetsAndSampleWeightsTravelWithTheirRows) {
+  Rows r(10);
+  std::vector<float> second, weights;
+  for (int i = 0; i < 10; ++i) {
+    second.push_back(200 + i);
+    weights.push_back(1000 + i);
+  }
+  Buffer y2 = Buffer::FromVector<float>({10, 1}, second);
+  Buffer w = Buffer::FromVector<float>({10}, weights);
+  const Buffer* targets[] = {&r.y, &y2};
+  auto data = ArrayData::Make({&r.x}, targets, &w);
+  ASSERT_TRUE(data.ok()) << data.status();
+  auto split = data->SplitForValidation(0.3);  // the last 3 rows with their weights
+  ASSERT_TRUE(split.ok()) << split.status();
+  EXPECT_EQ(split->second.sample_weight->GetAsDouble(0), 1007);
+  EXPECT_EQ(split->second.y[1].GetAsDouble(2), 209);
+  BatchStream stream(std::move(split->first), 3, /*shuffle=*/true, 5);
+  for (int i = 0; i < 3; ++i) {
+    Batch b = stream.Next();
+    ASSERT_TRUE(b.sample_weight.has_value());
+    for (int64_t row = 0; row < b.size(); ++row) {
+      const int label = static_cast<int>(b.y[0].GetAsDouble(row));
+      EXPECT_EQ(b.y[1].GetAsDouble(row), 200 + label);
+      EXPECT_EQ(b.sample_weight->GetAsDouble(row), 1000 + label);
+    }
+  }
+  // A null target (an output without a loss) stays empty.
+  const Buffer* partial[] = {&r.y, nullptr};
+  auto with_null = ArrayData::Make({&r.x}, partial);
+  ASSERT_TRUE(with_null.ok()) << with_null.status();
+  EXPECT_TRUE(BatchStream(*std::move(with_null), 4, false, 0).Next().y[1].empty());
+  Buffer short_w = Buffer::Zeros(DType::kF32, {9});
+  EXPECT_THAT(std::string(ArrayData::Make({&r.x}, r.y, &short_w).status().message()),
+              HasSubstr("sample_weight has 9 rows [9] but y has 10 rows"));
+}
+
+TEST(FitDataTest, AStreamEndsAfterItsPasses) {
+  Rows r(5);
+  BatchStream stream(r.Data(), 2, /*shuffle=*/false, 0, /*max_passes=*/2);
+  for (int i = 0; i < 6; ++i) {  // 2 passes of 3 batches
+    EXPECT_FALSE(stream.exhausted()) << i;
+    stream.Next();
+  }
+  EXPECT_TRUE(stream.exhausted());
+  BatchStream endless(r.Data(), 2, /*shuffle=*/false, 0);
+  for (int i = 0; i < 20; ++i) endless.Next();
+  EXPECT_FALSE(endless.exhausted());
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "layers/model_checkpoint.h"
 #include "layers/monitor_callbacks.h"
 #include "layers/optimizers.h"
+#include "tests/layers/fit_test_util.h"
 
 namespace kiln {
 namespace {
@@ -29,46 +30,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
-
-// y = 2 x0 - x1 + 0.5 on `n` rows of fixed pseudo-random x.
-struct LinearData {
-  explicit LinearData(int n) {
-    std::vector<float> xv, yv;
-    for (int i = 0; i < n; ++i) {
-      const float a = std::sin(1.7f * i), b = std::cos(0.9f * i + 0.3f);
-      xv.push_back(a);
-      xv.push_back(b);
-      yv.push_back(2 * a - b + 0.5f);
-    }
-    x = Buffer::FromVector<float>({n, 2}, xv);
-    y = Buffer::FromVector<float>({n, 1}, yv);
-  }
-  Buffer x, y;
-};
-
-// Dense(1) on 2 inputs with fixed starting weights, compiled with SGD(lr).
-std::unique_ptr<Model> LinearModel(double lr = 0.1) {
-  Tensor x = Input({2});
-  auto dense = MakeLayer<Dense>(1);
-  auto model = std::make_unique<Model>(x, dense(x));
-  dense->weights()[0].value = Buffer::FromVector<float>({2, 1}, {0.3f, -0.2f});
-  dense->weights()[1].value = Buffer::FromVector<float>({1}, {0.1f});
-  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = lr}), "mse"));
-  return model;
-}
-
-std::vector<double> WeightValues(const Model& m) {
-  std::vector<double> out;
-  for (Weight* w : m.weights()) {
-    for (int64_t i = 0; i < w->value.num_elements(); ++i) out.push_back(w->value.GetAsDouble(i));
-  }
-  return out;
-}
-
-FitOptions Quiet(FitOptions o) {
-  o.verbose = 0;
-  return o;
-}
 
 TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
   LinearData data(20);
@@ -85,7 +46,7 @@ TEST(FitTest, EpochLossIsTheSampleWeightedMeanOfTheBatchesKerasCuts) {
     double sum = 0;
     for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
       ArrayData part = all.Slice(begin, end);
-      auto logs = by_hand->TrainOnBatch(part.x[0], part.y);
+      auto logs = by_hand->TrainOnBatch(part.x[0], part.y[0]);
       ASSERT_TRUE(logs.ok()) << logs.status();
       sum += (*logs)[0].second * (end - begin);
     }
@@ -112,7 +73,7 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
 }
@@ -141,7 +102,7 @@ TEST(FitTest, ClassWeightsReachEveryStep) {
   ArrayData all = *ArrayData::Make({&data.x}, labels);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y, {.class_weight = class_weight}).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0], {.class_weight = class_weight}).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
   EXPECT_NE(WeightValues(*fitted), WeightValues(*unweighted));
@@ -159,7 +120,7 @@ TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   ArrayData all = *ArrayData::Make({&data.x}, data.y);
   for (auto [begin, end] : {std::pair{0, 8}, {8, 15}}) {
     ArrayData part = all.Slice(begin, end);
-    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y).ok());
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
   }
   EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
   EXPECT_THAT(history->Names(), ElementsAre("loss", "val_loss"));
@@ -170,7 +131,7 @@ TEST(FitTest, ValidationSplitHoldsOutTheLastRows) {
   ASSERT_TRUE(predicted.ok());
   double mse = 0;
   for (int i = 0; i < 5; ++i) {
-    const double d = predicted->GetAsDouble(i) - held_out.y.GetAsDouble(i);
+    const double d = predicted->GetAsDouble(i) - held_out.y[0].GetAsDouble(i);
     mse += d * d / 5;
   }
   EXPECT_NEAR(history->Values("val_loss")[0], mse, 1e-6);
@@ -231,6 +192,44 @@ TEST(FitTest, CheckpointsEveryEpochAndResumes) {
   const std::vector<double> again = WeightValues(*model);
   ASSERT_EQ(again.size(), final_weights.size());
   for (size_t i = 0; i < again.size(); ++i) EXPECT_NEAR(again[i], final_weights[i], 1e-6);
+}
+
+TEST(FitTest, CheckpointsEverySaveFreqBatchesAcrossEpochs) {
+  LinearData data(20);  // batches of 8: 3 per epoch
+  auto model = LinearModel();
+  const std::string dir = ::testing::TempDir();
+  auto ckpt = std::make_shared<ModelCheckpoint>(dir + "/sf_{epoch:02d}_{batch}.npz",
+                                                ModelCheckpointOptions{.save_freq = 4});
+  auto history = model->Fit(
+      data.x, data.y,
+      Quiet({.epochs = 3, .batch_size = 8, .callbacks = {ckpt}, .shuffle = false}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  // 9 batches: the 4th is epoch 2's first, the 8th epoch 3's second.
+  EXPECT_TRUE(std::ifstream(dir + "/sf_02_1.npz").good());
+  EXPECT_TRUE(std::ifstream(dir + "/sf_03_2.npz").good());
+  for (const char* name : {"sf_01_3.npz", "sf_02_3.npz", "sf_03_1.npz", "sf_03_3.npz"}) {
+    EXPECT_FALSE(std::ifstream(dir + "/" + name).good()) << name;
+  }
+  // sf_02_1 holds the weights after 4 steps, and 1 finished epoch.
+  auto by_hand = LinearModel();
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}, {0, 8}}) {
+    ArrayData part = all.Slice(begin, end);
+    ASSERT_TRUE(by_hand->TrainOnBatch(part.x[0], part.y[0]).ok());
+  }
+  EXPECT_NE(WeightValues(*model), WeightValues(*by_hand));  // 9 steps
+  auto epoch = RestoreCheckpoint(dir + "/sf_02_1.npz", *model, model->optimizer()->Variables());
+  ASSERT_TRUE(epoch.ok()) << epoch.status();
+  EXPECT_EQ(*epoch, 1);
+  EXPECT_EQ(WeightValues(*model), WeightValues(*by_hand));
+
+  for (ModelCheckpointOptions bad : {ModelCheckpointOptions{.save_freq = 0},
+                                     ModelCheckpointOptions{.save_freq = "batch"}}) {
+    auto checkpoint = std::make_shared<ModelCheckpoint>(dir + "/never.npz", bad);
+    EXPECT_THAT(
+        std::string(model->Fit(data.x, data.y, Quiet({.callbacks = {checkpoint}})).status().message()),
+        HasSubstr("save_freq must be \"epoch\" or a number of batches > 0"));
+  }
 }
 
 TEST(FitTest, LearningRateSchedulerDrivesTheOptimizer) {
@@ -313,6 +312,73 @@ TEST(FitTest, BadArgumentsAreErrors) {
   EXPECT_THAT(
       std::string(model->Fit(data.x, data.y, Quiet({.validation_split = 0.99})).status().message()),
       HasSubstr("not sufficient to split"));
+}
+
+// Keras on arrays makes epochs - initial_epoch passes; steps_per_epoch
+// asking for more batches than that ends training with a warning.
+TEST(FitTest, StepsPerEpochRunningOutOfDataStopsWithAWarning) {
+  LinearData data(20);  // batches of 8: 3 per pass
+  auto fitted = LinearModel();
+  auto by_hand = LinearModel();
+  std::ostringstream out;
+  // 3 passes hold 9 batches; 3 epochs of 4 steps ask for 12: epochs 0 and
+  // 1 run 4 batches, epoch 2 the 1 left.
+  auto history = fitted->Fit(data.x, data.y,
+                             Quiet({.epochs = 3,
+                                    .batch_size = 8,
+                                    .shuffle = false,
+                                    .steps_per_epoch = 4,
+                                    .out = &out}));
+  ASSERT_TRUE(history.ok()) << history.status();
+  EXPECT_THAT(history->epochs(), ElementsAre(0, 1, 2));
+  ArrayData all = *ArrayData::Make({&data.x}, data.y);
+  double last_loss = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    for (auto [begin, end] : {std::pair{0, 8}, {8, 16}, {16, 20}}) {
+      ArrayData part = all.Slice(begin, end);
+      auto logs = by_hand->TrainOnBatch(part.x[0], part.y[0]);
+      ASSERT_TRUE(logs.ok()) << logs.status();
+      last_loss = (*logs)[0].second;
+    }
+  }
+  EXPECT_EQ(WeightValues(*fitted), WeightValues(*by_hand));
+  EXPECT_NEAR(history->Values("loss")[2], last_loss, 1e-6);  // epoch 2: one short batch
+  EXPECT_THAT(out.str(), HasSubstr("WARNING: Fit: the input ran out of data after 9 batches"));
+  EXPECT_THAT(out.str(), HasSubstr("steps_per_epoch * (epochs - initial_epoch) = 12 batches"));
+
+  // Running out exactly at an epoch's end: the next epoch does not start.
+  std::ostringstream out2;
+  auto whole = LinearModel()->Fit(data.x, data.y,
+                                  Quiet({.epochs = 3,
+                                         .batch_size = 8,
+                                         .shuffle = false,
+                                         .steps_per_epoch = 9,
+                                         .out = &out2}));
+  ASSERT_TRUE(whole.ok()) << whole.status();
+  EXPECT_THAT(whole->epochs(), ElementsAre(0));
+  EXPECT_THAT(out2.str(), HasSubstr("ran out of data after 9 batches"));
+
+  // Enough data, and no steps_per_epoch: no warning.
+  std::ostringstream quiet;
+  ASSERT_TRUE(LinearModel()
+                  ->Fit(data.x, data.y,
+                        Quiet({.epochs = 3, .batch_size = 8, .steps_per_epoch = 3, .out = &quiet}))
+                  .ok());
+  ASSERT_TRUE(
+      LinearModel()->Fit(data.x, data.y, Quiet({.epochs = 3, .batch_size = 8, .out = &quiet})).ok());
+  EXPECT_EQ(quiet.str(), "");
+
+  // A resumed run has epochs - initial_epoch passes: 1 pass = 3 batches.
+  std::ostringstream resumed_out;
+  auto resumed = LinearModel()->Fit(data.x, data.y,
+                                    Quiet({.epochs = 3,
+                                           .batch_size = 8,
+                                           .steps_per_epoch = 4,
+                                           .initial_epoch = 2,
+                                           .out = &resumed_out}));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(resumed->epochs(), ElementsAre(2));
+  EXPECT_THAT(resumed_out.str(), HasSubstr("ran out of data after 3 batches"));
 }
 
 }  // namespace
