@@ -14,7 +14,10 @@
 // all: DirectTables holds, per depth, a pointer to that depth's cell (one
 // table per tap for filter gradients, padding pointing at a zero area), and
 // Panel tells the column tile which table and row shift a panel reads, so
-// the micro-kernel loads A straight from the image.
+// the micro-kernel loads A straight from the image. Row tables
+// (GemmSchedule::row_tables) go further: per panel and tap, a pointer per
+// row to its cell or to zeros, so every panel, padded or strided, reads in
+// place.
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -41,6 +44,8 @@ class WindowPacker {
   absl::Status DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::Value* row_begin,
                             llvm::Value* row_end, llvm::Value* tables, llvm::Value* zeros);
   DirectPanel Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables);
+  absl::Status RowTable(llvm::Value* row0, llvm::Value* rows, llvm::Value* p0, llvm::Value* kc,
+                        llvm::Value* table, llvm::Value* zeros);
 
  private:
   using Dims = std::array<llvm::Value*, 3>;
@@ -385,6 +390,31 @@ absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::
   });
 }
 
+absl::Status WindowPacker::RowTable(llvm::Value* row0, llvm::Value* rows, llvm::Value* p0,
+                                    llvm::Value* kc, llvm::Value* table, llvm::Value* zeros) {
+  // The panel's rows (windows) as mr lanes; rows past the panel read zeros.
+  std::vector<llvm::Constant*> lane_ids;
+  for (int r = 0; r < mr_; ++r) lane_ids.push_back(b_.getInt64(r));
+  llvm::Value* row =
+      b_.CreateAdd(b_.CreateVectorSplat(mr_, row0), llvm::ConstantVector::get(lane_ids));
+  llvm::Value* live = ir_.FirstN(mr_, rows);
+  llvm::Value* n = nullptr;
+  const Dims win = Split(ir_.Min(row, Const(row, s_.m - 1)), w_.windows, &n);
+  // kc and p0 are whole taps (GemmSchedule::row_tables).
+  llvm::Value* tap0 = b_.CreateSDiv(p0, ir_.I64(w_.channels));
+  llvm::Value* taps = b_.CreateSDiv(kc, ir_.I64(w_.channels));
+  return ir_.Loop(fn_, ir_.I64(0), taps, 1, [&](llvm::Value* t) {
+    llvm::Value* unused = nullptr;
+    const Dims tap = Split(b_.CreateAdd(tap0, t), w_.taps, &unused);
+    auto [offset, valid] = Cell(n, win, tap, live);
+    llvm::Value* cells = b_.CreateGEP(ir_.f32(), a_, offset);
+    b_.CreateAlignedStore(b_.CreateSelect(valid, cells, Lanes(zeros)),
+                          b_.CreateGEP(b_.getPtrTy(), table, b_.CreateMul(t, ir_.I64(mr_))),
+                          llvm::Align(8));
+    return absl::OkStatus();
+  });
+}
+
 DirectPanel WindowPacker::Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables) {
   llvm::Value* full = b_.CreateICmpEQ(rows, ir_.I64(mr_));
   if (w_.windows_along_depth) {  // cells of one tap (channels % mr == 0)
@@ -416,6 +446,12 @@ absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule
                               llvm::Value* row_begin, llvm::Value* row_end, llvm::Value* tables,
                               llvm::Value* zeros) {
   return WindowPacker(ir, fn, s, a).DirectTables(p0, kc, row_begin, row_end, tables, zeros);
+}
+
+absl::Status EmitRowTable(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, llvm::Value* a,
+                          llvm::Value* row0, llvm::Value* rows, llvm::Value* p0, llvm::Value* kc,
+                          llvm::Value* table, llvm::Value* zeros) {
+  return WindowPacker(ir, fn, s, a).RowTable(row0, rows, p0, kc, table, zeros);
 }
 
 DirectPanel EmitDirectPanel(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,

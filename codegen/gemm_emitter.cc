@@ -38,9 +38,13 @@ class GemmEmitter {
   //            ptr buffers, i64 batch, i64 row, i64 col, i64 shift):
   // C[0..rows)[0..cols) (+)= A panel x B panel, `rows` x `vectors` of
   // accumulators; `first`: C is not read; `last`: the epilogue runs.
-  // `direct`: pa is a direct-A pointer table and A[r][p] is
-  // pa[p][shift + r * direct_stride] (GemmSchedule::direct_a).
-  absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors, bool direct);
+  // kDepthTable: pa is a direct-A pointer table and A[r][p] is
+  // pa[p][shift + r * direct_stride]; kRowTable: pa holds per tap t of the
+  // block mr row pointers and A[r][t * channels + c] is pa[t][r][c].
+  // Where the micro-kernel reads A: a packed panel, a direct-A table per
+  // depth (GemmSchedule::direct_a), or row tables per tap (row_tables).
+  enum class AFrom { kPanel, kDepthTable, kRowTable };
+  absl::StatusOr<llvm::Function*> MicroKernel(int rows, int vectors, AFrom from);
   // The rows-in-lanes micro-kernel (GemmSchedule::rows_in_lanes), same
   // signature: C[r][j] (+)= sum_p A[p][r] * B[p][j] for r < rows, j < n.
   absl::StatusOr<llvm::Function*> RowsInLanesKernel(int rows);
@@ -171,9 +175,11 @@ absl::StatusOr<llvm::Function*> GemmEmitter::RowsInLanesKernel(int rows) {
   return fn;
 }
 
-absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, bool direct) {
+absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, AFrom from) {
   llvm::IRBuilderBase::InsertPointGuard guard(b_);
-  llvm::Function* fn = NewMicro(absl::StrCat(direct ? "_direct_" : "_micro_", rows, "x", vectors));
+  static constexpr const char* kNames[] = {"_micro_", "_direct_", "_rows_"};
+  llvm::Function* fn =
+      NewMicro(absl::StrCat(kNames[static_cast<int>(from)], rows, "x", vectors));
   llvm::LLVMContext& ctx = m_.getContext();
   llvm::Value *pa = fn->getArg(0), *pb = fn->getArg(1), *kc = fn->getArg(2), *c = fn->getArg(3);
   llvm::Value *cols = fn->getArg(4), *first = fn->getArg(5), *last = fn->getArg(6);
@@ -181,18 +187,9 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, 
   llvm::Type* vec = ir_.F32s(lanes);
   llvm::Function* fma = llvm::Intrinsic::getDeclaration(&m_, llvm::Intrinsic::fma, {vec});
 
-  // acc[r][v] += A[p][r] * B[p][v].
+  // acc[r][v] += A[r][depth] * B[depth][v], A[r][depth] at a_at(r).
   std::vector<llvm::Value*> acc(rows * vectors, llvm::Constant::getNullValue(vec));
-  const Step step = [&](llvm::Value* depth, int) {
-    // A[r][depth] at a_row[r * a_stride].
-    llvm::Value* a_row = nullptr;
-    int64_t a_stride = 1;
-    if (direct) {
-      a_row = ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
-      a_stride = s_.direct_stride;
-    } else {
-      a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
-    }
+  auto multiply_add = [&](llvm::Value* depth, const std::function<llvm::Value*(int)>& a_at) {
     llvm::Value* b_row = ir_.At(pb, b_.CreateMul(depth, ir_.I64(nr)));
     std::vector<llvm::Value*> bv;
     for (int v = 0; v < vectors; ++v) {
@@ -200,17 +197,46 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, 
           b_.CreateAlignedLoad(vec, ir_.At(b_row, ir_.I64(v * lanes)), llvm::Align(4 * lanes)));
     }
     for (int r = 0; r < rows; ++r) {
-      llvm::Value* a = b_.CreateVectorSplat(
-          lanes,
-          b_.CreateAlignedLoad(ir_.f32(), ir_.At(a_row, ir_.I64(r * a_stride)), llvm::Align(4)));
+      llvm::Value* a =
+          b_.CreateVectorSplat(lanes, b_.CreateAlignedLoad(ir_.f32(), a_at(r), llvm::Align(4)));
       for (int v = 0; v < vectors; ++v) {
         llvm::Value*& x = acc[r * vectors + v];
         x = b_.CreateCall(fma, {a, bv[v], x});
       }
     }
   };
-  llvm::Value* p = KLoop(fn, ir_.I64(0), kc, kUnroll, acc, step);
-  KLoop(fn, p, kc, 1, acc, step);
+  if (from == AFrom::kRowTable) {
+    // Per tap: the rows' pointers, then the tap's channels.
+    const int64_t channels = s_.windows->channels;
+    llvm::Value* taps = b_.CreateSDiv(kc, ir_.I64(channels));
+    KLoop(fn, ir_.I64(0), taps, 1, acc, [&](llvm::Value* t, int) {
+      std::vector<llvm::Value*> row_at(rows);
+      llvm::Value* table = b_.CreateGEP(ptr_, pa, b_.CreateMul(t, ir_.I64(mr)));
+      for (int r = 0; r < rows; ++r) {
+        row_at[r] = b_.CreateAlignedLoad(ptr_, b_.CreateGEP(ptr_, table, ir_.I64(r)),
+                                         llvm::Align(8));
+      }
+      llvm::Value* depth0 = b_.CreateMul(t, ir_.I64(channels));
+      const Step channel = [&](llvm::Value* ch, int) {
+        multiply_add(b_.CreateAdd(depth0, ch), [&](int r) { return ir_.At(row_at[r], ch); });
+      };
+      llvm::Value* ch = KLoop(fn, ir_.I64(0), ir_.I64(channels), kUnroll, acc, channel);
+      KLoop(fn, ch, ir_.I64(channels), 1, acc, channel);
+    });
+  } else {
+    const Step step = [&](llvm::Value* depth, int) {
+      if (from == AFrom::kDepthTable) {
+        llvm::Value* a_row =
+            ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
+        multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r * s_.direct_stride)); });
+      } else {
+        llvm::Value* a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
+        multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r)); });
+      }
+    };
+    llvm::Value* p = KLoop(fn, ir_.I64(0), kc, kUnroll, acc, step);
+    KLoop(fn, p, kc, 1, acc, step);
+  }
 
   // C (+)= acc, with the last vector masked to `cols`: C is read unless
   // this is the first depth block.
@@ -390,6 +416,10 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
     return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
       llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
       llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
+      if (s_.row_tables) {
+        KILN_RETURN_IF_ERROR(EmitRowTable(ir_, fn_, s_, a, row0, rows, p0, kc, tables, zeros));
+        return row_panel(micro_, tables, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
+      }
       auto pack_and_call = [&]() -> absl::Status {
         if (s_.windows.has_value()) {
           KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
@@ -438,16 +468,17 @@ absl::Status GemmEmitter::Emit() {
     micro_[fr].assign(vectors, nullptr);
     for (int v = 0; v < vectors; ++v) {
       if (row_options[fr] == 0 || !used[v] || s_.n == 0) continue;
+      const AFrom from = s_.row_tables ? AFrom::kRowTable : AFrom::kPanel;
       KILN_ASSIGN_OR_RETURN(micro_[fr][v], s_.rows_in_lanes
                                                ? RowsInLanesKernel(row_options[fr])
-                                               : MicroKernel(row_options[fr], v + 1, false));
+                                               : MicroKernel(row_options[fr], v + 1, from));
     }
   }
   if (s_.direct_a) {
     direct_.assign(vectors, nullptr);
     for (int v = 0; v < vectors; ++v) {
       if (micro_[1][v] == nullptr) continue;
-      KILN_ASSIGN_OR_RETURN(direct_[v], MicroKernel(s_.mr, v + 1, true));
+      KILN_ASSIGN_OR_RETURN(direct_[v], MicroKernel(s_.mr, v + 1, AFrom::kDepthTable));
     }
   }
 

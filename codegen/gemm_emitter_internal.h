@@ -107,6 +107,12 @@ absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule
                               llvm::Value* a, llvm::Value* p0, llvm::Value* kc,
                               llvm::Value* row_begin, llvm::Value* row_end, llvm::Value* tables,
                               llvm::Value* zeros);
+// Row tables (GemmSchedule::row_tables): for the panel of `rows` rows from
+// row0, per tap of the depths [p0, p0 + kc), mr pointers to `table`: each
+// row's cell of that tap, or `zeros`.
+absl::Status EmitRowTable(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s, llvm::Value* a,
+                          llvm::Value* row0, llvm::Value* rows, llvm::Value* p0, llvm::Value* kc,
+                          llvm::Value* table, llvm::Value* zeros);
 struct DirectPanel {
   llvm::Value* ok;
   llvm::Value* table;

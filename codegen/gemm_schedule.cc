@@ -19,6 +19,9 @@ constexpr int64_t kMaxKc = 256;
 constexpr int64_t kMaxMc = 256;
 // Fewer work items than this leave threads idle on a mid-sized GEMM.
 constexpr int64_t kMinWorkItems = 8;
+// Fewer channels than this make a row-table micro-kernel reload its row
+// pointers too often (GemmSchedule::row_tables).
+constexpr int64_t kMinRowTableChannels = 8;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
@@ -189,6 +192,18 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   int64_t batches = 1;
   for (int64_t d : s.batch) batches *= d;
   s.kc = std::max<int64_t>(1, CeilDiv(s.k, CeilDiv(std::max<int64_t>(s.k, 1), kMaxKc)));
+  if (s.windows.has_value() && !s.windows->windows_along_depth && !s.rows_in_lanes &&
+      s.windows->channels >= kMinRowTableChannels) {
+    // Blocks of whole taps, as even as they come.
+    const GemmWindows& w = *s.windows;
+    const int64_t taps = w.taps[0] * w.taps[1] * w.taps[2];
+    const int64_t per_block = CeilDiv(
+        taps, CeilDiv(taps, std::max<int64_t>(1, kMaxKc / w.channels)));
+    s.row_tables = true;
+    s.kc = per_block * w.channels;
+    s.table_bytes = RoundUp(per_block * s.mr * 8, 64);
+    s.zero_bytes = RoundUp(w.channels * 4, 64);
+  }
   const int64_t nc_max = std::max<int64_t>(s.nr, kL2BlockBytes / (s.kc * 4));
   // Column tiles of equal width in vectors (their last panels may be narrow).
   s.nc = RoundUp(std::max<int64_t>(1, CeilDiv(s.n, std::max<int64_t>(1, CeilDiv(s.n, nc_max)))),
@@ -204,7 +219,7 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   // Window packing stores whole vectors of depths past a panel's end.
   s.a_panel_bytes = RoundUp(s.mr * (s.kc + (s.windows ? s.lanes : 0)) * 4, 64);
   s.b_block_bytes = RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
-  if (s.windows.has_value() && !s.rows_in_lanes) ScheduleDirectA(s);
+  if (s.windows.has_value() && !s.rows_in_lanes && !s.row_tables) ScheduleDirectA(s);
   s.scratch_bytes = s.a_panel_bytes + s.b_block_bytes + s.table_bytes + s.zero_bytes;
   return s;
 }
@@ -227,7 +242,8 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   }
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
-                  direct_a ? " direct a" : "", rows_in_lanes ? " rows in lanes" : "", "\n");
+                  direct_a ? " direct a" : "", row_tables ? " row tables" : "",
+                  rows_in_lanes ? " rows in lanes" : "", "\n");
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;
 }

@@ -75,6 +75,13 @@ struct GemmSchedule {
   bool direct_a = false;
   int64_t direct_stride = 0;
   int64_t direct_tables = 0;
+  // Row tables (windows along the rows, kMinRowTableChannels channels or
+  // more): every panel reads A in place. kc is a whole number of taps; per
+  // panel and kc block, tables of mr pointers per tap give
+  //   A[row0 + r][tap * channels + c] = table[tap - tap0][r][c],
+  // each row's cell of that tap, or the zeros where the cell is padding or
+  // a strided gradient skips it.
+  bool row_tables = false;
   int64_t table_bytes = 0, zero_bytes = 0;
   int64_t scratch_bytes = 0;  // per thread: A panel, B block, tables, zeros
 

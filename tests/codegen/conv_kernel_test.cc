@@ -28,11 +28,14 @@ struct Case {
   std::vector<int64_t> kernel;
   int64_t cout = 1, groups = 1;
   IntList strides, dilations, pad_low, pad_high;
-  // How many of the three GEMMs read full A panels in place (direct a), and
-  // how many keep their rows in the vector lanes (at most four columns);
-  // -1: not checked.
+  // How many of the three GEMMs read full A panels in place through
+  // per-depth tables (direct a), how many keep their rows in the vector
+  // lanes (at most four columns), and how many read every panel through
+  // row tables (windows along the rows, 8 channels or more); -1: not
+  // checked.
   int direct = -1;
   int rows_in_lanes = -1;
+  int row_tables = -1;
 };
 
 // How often `marker` occurs in `text`.
@@ -123,14 +126,17 @@ std::vector<Case> Cases() {
       {"1d stride dilation", {2, 29, 20}, {4}, 50, 1, {3}, {2}, {3}, {0}},
       {"3d", {1, 5, 6, 7, 9}, {2, 3, 2}, 17, 1, {1, 2, 1}, {1, 1, 2}, {1, 1, 1}, {0, 1, 1}},
       {"2d wide channels", {1, 6, 6, 64}, {3, 3}, 64, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
-      // Lines of 20 windows: rows 8..15 of lines 1..10 lie inside the image,
-      // so the forward and input gradient read those panels in place, the
-      // rest packed; the filter gradient reads every panel in place (32
-      // channels), padding from zeros.
-      {"2d in-place panels", {2, 12, 20, 32}, {3, 3}, 40, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 3},
-      // Stride 2: the forward's in-place rows are 2 cells apart; the input
-      // gradient (taps that skip cells) always packs.
-      {"1d strided in-place panels", {2, 60, 16}, {3}, 24, 1, {2}, {2}, {2}, {2}, 2},
+      // Row tables: the forward and input gradient read every panel in place,
+      // padding and the strided gradient's skipped cells from zeros; the
+      // filter gradient reads every panel in place per tap (32 channels).
+      {"2d in-place panels", {2, 12, 20, 32}, {3, 3}, 40, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1,
+       0, 2},
+      {"1d strided in-place panels", {2, 60, 16}, {3}, 24, 1, {2}, {2}, {2}, {2}, 1, 0, 2},
+      // Four input channels: the forward's rows 8..15 of lines 1..10 of 20
+      // windows read in place through per-depth tables, the rest packed;
+      // the input gradient has four columns.
+      {"2d few channels in-place panels", {2, 12, 20, 4}, {3, 3}, 24, 1, {1, 1}, {1, 1}, {1, 1},
+       {1, 1}, 1, 1, 0},
       // At most four columns: rows in the vector lanes. Three output
       // channels: the forward (windows) and filter gradient (cells); one
       // input channel: the input gradient; groups of four channels: all
@@ -204,6 +210,7 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     if (c.rows_in_lanes >= 0) {
       EXPECT_EQ(Count(*text, " rows in lanes"), c.rows_in_lanes) << *text;
     }
+    if (c.row_tables >= 0) EXPECT_EQ(Count(*text, " row tables"), c.row_tables) << *text;
     auto out = (*exe)->Run(feeds);
     ASSERT_TRUE(out.ok()) << out.status();
     ExpectNear((*out)[0], y, c.label + " forward");
