@@ -259,33 +259,6 @@ std::vector<int64_t> TapOffsets(const ConvGeometry& g, int64_t channels) {
   return offsets;
 }
 
-int64_t OutputsReading(const ConvGeometry& g, int64_t b, const int64_t i[3],
-                       int64_t* taps, int64_t* offsets) {
-  // Along dim j, tap k reads input cell o * s + k * d - pad_low.
-  absl::InlinedVector<int64_t, 8> o[3], tk[3];
-  for (int j = 0; j < 3; ++j) {
-    for (int64_t k = 0; k < g.kernel[j]; ++k) {
-      const int64_t num = i[j] + g.pad_low[j] - k * g.dilation[j];
-      if (num < 0 || num % g.stride[j] != 0 || num / g.stride[j] >= g.out[j]) continue;
-      o[j].push_back(num / g.stride[j]);
-      tk[j].push_back(k);
-    }
-  }
-  const size_t n[3] = {o[0].size(), o[1].size(), o[2].size()};
-  int64_t count = 0;
-  for (size_t a = 0; a < n[0]; ++a) {
-    for (size_t c = 0; c < n[1]; ++c) {
-      for (size_t e = 0; e < n[2]; ++e) {
-        taps[count] = (tk[0][a] * g.kernel[1] + tk[1][c]) * g.kernel[2] + tk[2][e];
-        offsets[count++] =
-            (((b * g.out[0] + o[0][a]) * g.out[1] + o[1][c]) * g.out[2] + o[2][e]) *
-            g.out_channels;
-      }
-    }
-  }
-  return count;
-}
-
 int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_t* offsets) {
   int64_t lo[3], hi[3];  // the taps along each dim that land inside
   for (int j = 0; j < 3; ++j) {
@@ -309,10 +282,18 @@ int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_
   return n;
 }
 
-int64_t FilterGradBlocks(const ConvGeometry& g) {
-  if (g.depthwise()) return g.taps();
-  const int64_t per_group = (g.in_per_group() + kFilterGradChannels - 1) / kFilterGradChannels;
-  return g.taps() * g.groups * per_group;
+InputGradKind InputGradLayout(const ConvGeometry& g) {
+  if (g.depthwise()) return InputGradKind::kDepthwise;
+  return g.in_per_group() < 4 ? InputGradKind::kDots : InputGradKind::kTiles;
+}
+
+std::array<int64_t, 2> InputGradPadding(const ConvGeometry& g) {
+  // Cell i reads o = (i + pad_low - k * d) / s for taps k < K: from
+  // (pad_low - (K - 1) * d) / s at i = 0 up to (in - 1 + pad_low) / s.
+  const int64_t s = g.stride[2], reach = (g.kernel[2] - 1) * g.dilation[2] - g.pad_low[2];
+  const int64_t low = reach > 0 ? (reach + s - 1) / s : 0;
+  const int64_t high = std::max<int64_t>(0, (g.in[2] - 1 + g.pad_low[2]) / s - (g.out[2] - 1));
+  return {low, high};
 }
 
 const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage) {

@@ -98,23 +98,20 @@ absl::Status CheckAllF32(absl::Span<const TensorType> inputs);
 // order (row-major over the kernel dims).
 std::vector<int64_t> TapOffsets(const ConvGeometry& g, int64_t channels);
 
-// The output cells that read input cell (b, i[0], i[1], i[2]): for each tap
-// whose window position lands on it, in tap order, writes the tap index to
-// `taps` and the cell's element offset in [B, out..., Cout] to `offsets`
-// (both with room for g.taps()); returns how many.
-int64_t OutputsReading(const ConvGeometry& g, int64_t b, const int64_t i[3],
-                       int64_t* taps, int64_t* offsets);
-
 // The cells of output cell (b, o[0], o[1], o[2])'s window that lie inside
 // the input (not in the padding), in window order: writes their element
 // offsets in [B, in..., Cin] to `offsets` (room for g.taps()); returns how
 // many.
 int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_t* offsets);
 
-// The work blocks of conv_filter_grad's kernel: (tap, group, up to
-// kFilterGradChannels input channels), or for depthwise (tap).
-inline constexpr int64_t kFilterGradChannels = 16;
-int64_t FilterGradBlocks(const ConvGeometry& g);
+// How conv_input_grad's interpreter kernel runs: tiles of the filter packed
+// as [taps][Cout/groups][Cin], depthwise cells, or (few input channels per
+// group) dot products over the filter as it is.
+enum class InputGradKind { kTiles, kDepthwise, kDots };
+InputGradKind InputGradLayout(const ConvGeometry& g);
+// The zeros (low, high) conv_input_grad's kernel pads dy with along spatial
+// dim 2, so that every tap reaching a row of dx cells reads inside.
+std::array<int64_t, 2> InputGradPadding(const ConvGeometry& g);
 
 // The work blocks of max_pool_grad's kernel: (b, kMaxPoolGradChannels
 // channels).
