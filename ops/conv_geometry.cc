@@ -287,15 +287,6 @@ InputGradKind InputGradLayout(const ConvGeometry& g) {
   return g.in_per_group() < 4 ? InputGradKind::kDots : InputGradKind::kTiles;
 }
 
-std::array<int64_t, 2> InputGradPadding(const ConvGeometry& g) {
-  // Cell i reads o = (i + pad_low - k * d) / s for taps k < K: from
-  // (pad_low - (K - 1) * d) / s at i = 0 up to (in - 1 + pad_low) / s.
-  const int64_t s = g.stride[2], reach = (g.kernel[2] - 1) * g.dilation[2] - g.pad_low[2];
-  const int64_t low = reach > 0 ? (reach + s - 1) / s : 0;
-  const int64_t high = std::max<int64_t>(0, (g.in[2] - 1 + g.pad_low[2]) / s - (g.out[2] - 1));
-  return {low, high};
-}
-
 const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage) {
   for (int j = 0; j < 3; ++j) {
     if (g.pad_low[j] != 0 || g.pad_high[j] != 0) {

@@ -109,9 +109,6 @@ int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_
 // group) dot products over the filter as it is.
 enum class InputGradKind { kTiles, kDepthwise, kDots };
 InputGradKind InputGradLayout(const ConvGeometry& g);
-// The zeros (low, high) conv_input_grad's kernel pads dy with along spatial
-// dim 2, so that every tap reaching a row of dx cells reads inside.
-std::array<int64_t, 2> InputGradPadding(const ConvGeometry& g);
 
 // The work blocks of max_pool_grad's kernel: (b, kMaxPoolGradChannels
 // channels).

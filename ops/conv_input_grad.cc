@@ -16,16 +16,15 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace kiln::HWY_NAMESPACE {
-void ConvInputGradF32(const ConvGeometry& g, const ConvGeometry::Dims& dy_padded, int64_t pad2,
-                      const float* dyp, const float* wt, float* dx, int64_t begin, int64_t end) {
-  ConvInputGradRows(g, dy_padded, pad2, dyp, wt, dx, begin, end);
+void ConvInputGradF32(const ConvGeometry& g, const float* dy, const float* wt, float* dx,
+                      int64_t begin, int64_t end) {
+  ConvInputGradRows(g, dy, wt, dx, begin, end);
 }
 }  // namespace kiln::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
-#include <array>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -80,21 +79,10 @@ absl::Status Interp(const KernelContext& ctx) {
                 wp[(t * cin_g + ci) * g.out_channels + gi * cout_g + co];
     wp = wt.data();
   }
-  // dy as the input of a convolution: zero-padded along the last spatial dim.
-  ConvGeometry gy = g;
-  gy.in = g.out;
-  gy.in_channels = g.out_channels;
-  gy.pad_low = gy.pad_high = {0, 0, 0};
-  const std::array<int64_t, 2> pad = InputGradPadding(g);
-  gy.pad_low[2] = pad[0];
-  gy.pad_high[2] = pad[1];
-  std::vector<float> storage;
-  const float* dyp = PaddedInput(gy, dy.data<float>(), storage);
-  const ConvGeometry::Dims dy_padded = gy.padded();
   const int64_t row_work = g.in[2] * taps * cin_g * g.out_channels;
   ctx.parallel.For(g.batch * g.in[0] * g.in[1], std::max<int64_t>(1, (1 << 16) / row_work),
                    [&](int64_t begin, int64_t end) {
-                     HWY_DYNAMIC_DISPATCH(ConvInputGradF32)(g, dy_padded, pad[0], dyp, wp,
+                     HWY_DYNAMIC_DISPATCH(ConvInputGradF32)(g, dy.data<float>(), wp,
                                                             ctx.output->data<float>(), begin, end);
                    });
   return absl::OkStatus();

@@ -135,29 +135,33 @@ HWY_INLINE void DepthwiseCells(const float* const* x, const int64_t* off,
 // the inputs: y[p][gi * cout_g + co] = sum_t sum_ci x[p][off[t] + gi * cin_g +
 // ci] * w[t][co * ldw + gi * cin_g + ci] (c.cin_g/cout_g/ldw as in TileConv;
 // the weight rows run over the inputs). Two accumulators per cell (even and
-// odd vectors), added and reduced at the end.
-template <size_t P>
-HWY_INLINE void DotCells(const TileConv& c, const float* const* x, const int64_t* off,
-                         const float* const* w, int64_t taps, float* const* y) {
+// odd vectors), added and reduced at the end. kFull: cin_g is a multiple of
+// two vectors.
+template <size_t P, bool kFull>
+HWY_INLINE void DotCellsOf(const TileConv& c, const float* const* x, const int64_t* off,
+                           const float* const* w, int64_t taps, float* const* y) {
   const hn::ScalableTag<float> d;
   const int64_t N = hn::Lanes(d);
   for (int64_t gi = 0; gi < c.groups; ++gi) {
+    const int64_t in0 = gi * c.cin_g;
+    const float* xg[P];
+    for (size_t p = 0; p < P; ++p) xg[p] = x[p] + in0;
     for (int64_t co = 0; co < c.cout_g; ++co) {
       hn::Vec<decltype(d)> acc0[P], acc1[P];
       for (size_t p = 0; p < P; ++p) acc0[p] = acc1[p] = hn::Zero(d);
-      const int64_t in0 = gi * c.cin_g;
       for (int64_t t = 0; t < taps; ++t) {
         const float* wr = w[t] + co * c.ldw + in0;
+        const int64_t ot = off[t];
         for (int64_t ci = 0; ci < c.cin_g; ci += 2 * N) {
-          const int64_t left = c.cin_g - ci;
+          const int64_t left = kFull ? 2 * N : c.cin_g - ci;
           const auto m0 = hn::FirstN(d, static_cast<size_t>(std::min(left, N)));
           const auto m1 = hn::FirstN(d, static_cast<size_t>(std::max<int64_t>(left - N, 0)));
-          const auto w0 = SafeMaskedLoad(m0, d, wr + ci);
-          const auto w1 = SafeMaskedLoad(m1, d, wr + ci + N);
+          const auto w0 = LoadPart<kFull>(d, m0, wr + ci);
+          const auto w1 = LoadPart<kFull>(d, m1, wr + ci + N);
           for (size_t p = 0; p < P; ++p) {
-            const float* xp = x[p] + off[t] + in0 + ci;
-            acc0[p] = hn::MulAdd(SafeMaskedLoad(m0, d, xp), w0, acc0[p]);
-            acc1[p] = hn::MulAdd(SafeMaskedLoad(m1, d, xp + N), w1, acc1[p]);
+            const float* xp = xg[p] + ot + ci;
+            acc0[p] = hn::MulAdd(LoadPart<kFull>(d, m0, xp), w0, acc0[p]);
+            acc1[p] = hn::MulAdd(LoadPart<kFull>(d, m1, xp + N), w1, acc1[p]);
           }
         }
       }
@@ -165,6 +169,16 @@ HWY_INLINE void DotCells(const TileConv& c, const float* const* x, const int64_t
         y[p][gi * c.cout_g + co] = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0[p], acc1[p])));
       }
     }
+  }
+}
+template <size_t P>
+HWY_INLINE void DotCells(const TileConv& c, const float* const* x, const int64_t* off,
+                         const float* const* w, int64_t taps, float* const* y) {
+  const int64_t N = hn::Lanes(hn::ScalableTag<float>());
+  if (c.cin_g % (2 * N) == 0) {
+    DotCellsOf<P, true>(c, x, off, w, taps, y);
+  } else {
+    DotCellsOf<P, false>(c, x, off, w, taps, y);
   }
 }
 
@@ -229,14 +243,15 @@ inline void ConvForwardRows(const ConvGeometry& g, const float* xpad, const int6
 // conv_input_grad: rows [begin, end) of dx, a row = (b, i0, i1) holding all
 // i2 cells. Cell i gets dy[o] times tap k of the filter transposed for every
 // tap whose window position lands on it (o * s + k * d - pad_low = i). Along
-// dims 0 and 1 the taps whose o falls outside dy are skipped; along dim 2 the
-// cells i2 of one residue modulo s2 share their taps and read consecutive dy
-// cells, so dyp is dy zero-padded along dim 2 (InputGradPadding) and each
-// residue runs as one row of tiles. wt is the filter as InputGradLayout(g)
+// dims 0 and 1 the taps whose o falls outside dy are skipped. Along dim 2 the
+// cells i2 = r + m * s2 of one residue r share their taps, tap k2 reading dy
+// cell o2 = base(k2) + m. The taps are listed k2 first, so base falls along
+// the list and the taps that land inside dy for a cell are a run of it: the
+// cells that every tap reads inside run as one row of tiles, the few at the
+// ends one by one with their run. wt is the filter as InputGradLayout(g)
 // says: [taps][Cout/groups][Cin] (tiles), or the filter itself.
-inline void ConvInputGradRows(const ConvGeometry& g, const ConvGeometry::Dims& dy_padded,
-                              int64_t pad2, const float* dyp, const float* wt, float* dx,
-                              int64_t begin, int64_t end) {
+inline void ConvInputGradRows(const ConvGeometry& g, const float* dy, const float* wt,
+                              float* dx, int64_t begin, int64_t end) {
   const int64_t cin = g.in_channels, cout = g.out_channels, taps = g.taps();
   const int64_t cin_g = g.in_per_group(), cout_g = g.out_per_group();
   const InputGradKind layout = InputGradLayout(g);
@@ -248,7 +263,7 @@ inline void ConvInputGradRows(const ConvGeometry& g, const ConvGeometry::Dims& d
   // Cout.
   const TileConv c = kind == CellKind::kTiles ? TileConv{g.groups, cout_g, cin_g, cin}
                                               : TileConv{g.groups, cout_g, cin_g, cout};
-  std::vector<int64_t> k0, k1, q0, q1, off;
+  std::vector<int64_t> k0, k1, q0, q1, off, base, first;
   std::vector<const float*> wtap;
   off.reserve(taps);
   wtap.reserve(taps);
@@ -263,30 +278,52 @@ inline void ConvInputGradRows(const ConvGeometry& g, const ConvGeometry::Dims& d
       os.push_back(num / g.stride[j]);
     }
   };
+  const int64_t s2 = g.stride[2], out2 = g.out[2];
   for (int64_t row = begin; row < end; ++row) {
     const int64_t i1 = row % g.in[1], i0 = (row / g.in[1]) % g.in[0];
     const int64_t b = row / (g.in[1] * g.in[0]);
     reaching(0, i0, k0, q0);
     reaching(1, i1, k1, q1);
-    const int64_t s2 = g.stride[2];
     for (int64_t r = 0; r < std::min(s2, g.in[2]); ++r) {
       off.clear();
       wtap.clear();
-      for (size_t a = 0; a < k0.size(); ++a) {
-        for (size_t e = 0; e < k1.size(); ++e) {
-          const int64_t dy_row = (b * g.out[0] + q0[a]) * g.out[1] + q1[e];
-          for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
-            const int64_t num = r + g.pad_low[2] - k2 * g.dilation[2];
-            if (num % s2 != 0) continue;
-            off.push_back((dy_row * dy_padded[2] + num / s2 + pad2) * cout);
+      base.clear();   // per k2 that reaches this residue, its base
+      first.clear();  // and where its taps start in the list
+      for (int64_t k2 = 0; k2 < g.kernel[2]; ++k2) {
+        const int64_t num = r + g.pad_low[2] - k2 * g.dilation[2];
+        if (num % s2 != 0) continue;
+        base.push_back(num / s2);
+        first.push_back(static_cast<int64_t>(off.size()));
+        for (size_t a = 0; a < k0.size(); ++a) {
+          for (size_t e = 0; e < k1.size(); ++e) {
+            const int64_t dy_row = (b * g.out[0] + q0[a]) * g.out[1] + q1[e];
+            off.push_back((dy_row * out2 + base.back()) * cout);
             wtap.push_back(wt + ((k0[a] * g.kernel[1] + k1[e]) * g.kernel[2] + k2) * cin_g *
                                     cout);
           }
         }
       }
-      RunRow(kind, c, dyp, cout, dx + (row * g.in[2] + r) * cin, s2 * cin,
-             (g.in[2] - r + s2 - 1) / s2, off.data(), wtap.data(),
-             static_cast<int64_t>(off.size()));
+      first.push_back(static_cast<int64_t>(off.size()));
+      const int64_t cells = (g.in[2] - r + s2 - 1) / s2;
+      float* dx0 = dx + (row * g.in[2] + r) * cin;
+      // Cells m in [lo, hi) read inside dy with every tap.
+      int64_t lo = 0, hi = cells;
+      if (!base.empty()) {
+        lo = std::min(cells, std::max<int64_t>(0, -base.back()));
+        hi = std::max(lo, std::min(cells, out2 - base.front()));
+      }
+      RunRow(kind, c, dy + lo * cout, cout, dx0 + lo * s2 * cin, s2 * cin, hi - lo, off.data(),
+             wtap.data(), static_cast<int64_t>(off.size()));
+      for (int64_t m = 0; m < cells; ++m) {
+        if (m == lo) m = hi;  // past the row of tiles
+        if (m == cells) break;
+        // The k2 whose dy cell base + m lies in [0, out2): a run of the list.
+        size_t j0 = 0, j1 = base.size();
+        while (j0 < j1 && base[j0] + m >= out2) ++j0;
+        while (j1 > j0 && base[j1 - 1] + m < 0) --j1;
+        RunRow(kind, c, dy + m * cout, cout, dx0 + m * s2 * cin, s2 * cin, 1,
+               off.data() + first[j0], wtap.data() + first[j0], first[j1] - first[j0]);
+      }
     }
   }
 }
