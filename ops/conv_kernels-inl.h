@@ -20,9 +20,10 @@
 #define KILN_OPS_CONV_KERNELS_INL_H_
 #endif
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "hwy/highway.h"
@@ -56,8 +57,8 @@ struct TileConv {
 
 // P output cells x two vectors of output channels (`valid` of them) from
 // column `col`: y[p][c] = sum over taps t and inputs ci of x[p][off[t] + ci]
-// * w[t][ci * ldw + col + c].
-template <size_t P, bool kFull>
+// * w[t][ci * ldw + col + c] (kAdd: y[p][c] += the sum).
+template <size_t P, bool kFull, bool kAdd>
 HWY_INLINE void ConvTile(const float* const* x, const int64_t* off, const float* const* w,
                          int64_t taps, int64_t cin_g, int64_t ldw, int64_t col, size_t valid,
                          float* const* y) {
@@ -66,7 +67,10 @@ HWY_INLINE void ConvTile(const float* const* x, const int64_t* off, const float*
   const auto m0 = hn::FirstN(d, valid);
   const auto m1 = hn::FirstN(d, valid > N ? valid - N : 0);
   hn::Vec<decltype(d)> acc0[P], acc1[P];
-  for (size_t p = 0; p < P; ++p) acc0[p] = acc1[p] = hn::Zero(d);
+  for (size_t p = 0; p < P; ++p) {
+    acc0[p] = kAdd ? LoadPart<kFull>(d, m0, y[p]) : hn::Zero(d);
+    acc1[p] = kAdd ? LoadPart<kFull>(d, m1, y[p] + N) : hn::Zero(d);
+  }
   for (int64_t t = 0; t < taps; ++t) {
     const float* wt = w[t] + col;
     for (int64_t ci = 0; ci < cin_g; ++ci) {
@@ -87,7 +91,7 @@ HWY_INLINE void ConvTile(const float* const* x, const int64_t* off, const float*
 }
 
 // All output channels of P cells.
-template <size_t P>
+template <size_t P, bool kAdd>
 HWY_INLINE void ConvCells(const TileConv& c, const float* const* x, const int64_t* off,
                           const float* const* w, int64_t taps, float* const* y) {
   const size_t N = hn::Lanes(hn::ScalableTag<float>());
@@ -102,16 +106,16 @@ HWY_INLINE void ConvCells(const TileConv& c, const float* const* x, const int64_
       const int64_t wcol = gi * c.cout_g + col;
       const size_t valid = static_cast<size_t>(c.cout_g - col);
       if (valid >= 2 * N) {
-        ConvTile<P, true>(xg, off, w, taps, c.cin_g, c.ldw, wcol, 2 * N, yg);
+        ConvTile<P, true, kAdd>(xg, off, w, taps, c.cin_g, c.ldw, wcol, 2 * N, yg);
       } else {
-        ConvTile<P, false>(xg, off, w, taps, c.cin_g, c.ldw, wcol, valid, yg);
+        ConvTile<P, false, kAdd>(xg, off, w, taps, c.cin_g, c.ldw, wcol, valid, yg);
       }
     }
   }
 }
 
-// Depthwise, P cells: y[p][c] = sum_t x[p][off[t] + c] * w[t][c].
-template <size_t P>
+// Depthwise, P cells: y[p][c] = sum_t x[p][off[t] + c] * w[t][c] (kAdd: +=).
+template <size_t P, bool kAdd>
 HWY_INLINE void DepthwiseCells(const float* const* x, const int64_t* off,
                                const float* const* w, int64_t taps, int64_t channels,
                                float* const* y) {
@@ -120,7 +124,7 @@ HWY_INLINE void DepthwiseCells(const float* const* x, const int64_t* off,
   for (int64_t c = 0; c < channels; c += N) {
     const auto m = hn::FirstN(d, static_cast<size_t>(channels - c));
     hn::Vec<decltype(d)> acc[P];
-    for (size_t p = 0; p < P; ++p) acc[p] = hn::Zero(d);
+    for (size_t p = 0; p < P; ++p) acc[p] = kAdd ? SafeMaskedLoad(m, d, y[p] + c) : hn::Zero(d);
     for (int64_t t = 0; t < taps; ++t) {
       const auto wv = SafeMaskedLoad(m, d, w[t] + c);
       for (size_t p = 0; p < P; ++p) {
@@ -136,8 +140,8 @@ HWY_INLINE void DepthwiseCells(const float* const* x, const int64_t* off,
 // ci] * w[t][co * ldw + gi * cin_g + ci] (c.cin_g/cout_g/ldw as in TileConv;
 // the weight rows run over the inputs). Two accumulators per cell (even and
 // odd vectors), added and reduced at the end. kFull: cin_g is a multiple of
-// two vectors.
-template <size_t P, bool kFull>
+// two vectors; kAdd: y += the sums.
+template <size_t P, bool kFull, bool kAdd>
 HWY_INLINE void DotCellsOf(const TileConv& c, const float* const* x, const int64_t* off,
                            const float* const* w, int64_t taps, float* const* y) {
   const hn::ScalableTag<float> d;
@@ -166,57 +170,67 @@ HWY_INLINE void DotCellsOf(const TileConv& c, const float* const* x, const int64
         }
       }
       for (size_t p = 0; p < P; ++p) {
-        y[p][gi * c.cout_g + co] = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0[p], acc1[p])));
+        const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0[p], acc1[p])));
+        float& out = y[p][gi * c.cout_g + co];
+        out = kAdd ? out + sum : sum;
       }
     }
   }
 }
-template <size_t P>
+template <size_t P, bool kAdd>
 HWY_INLINE void DotCells(const TileConv& c, const float* const* x, const int64_t* off,
                          const float* const* w, int64_t taps, float* const* y) {
   const int64_t N = hn::Lanes(hn::ScalableTag<float>());
   if (c.cin_g % (2 * N) == 0) {
-    DotCellsOf<P, true>(c, x, off, w, taps, y);
+    DotCellsOf<P, true, kAdd>(c, x, off, w, taps, y);
   } else {
-    DotCellsOf<P, false>(c, x, off, w, taps, y);
+    DotCellsOf<P, false, kAdd>(c, x, off, w, taps, y);
   }
 }
 
-// How a row of cells runs: P-cell tiles, then single cells.
+// How a row of cells runs: 4-cell tiles, then 2, then 1.
 enum class CellKind { kTiles, kDepthwise, kDots };
-template <size_t P>
+template <size_t P, bool kAdd>
 HWY_INLINE void RunCells(CellKind kind, const TileConv& c, const float* const* x,
                          const int64_t* off, const float* const* w, int64_t taps,
                          float* const* y) {
   switch (kind) {
     case CellKind::kTiles:
-      return ConvCells<P>(c, x, off, w, taps, y);
+      return ConvCells<P, kAdd>(c, x, off, w, taps, y);
     case CellKind::kDepthwise:
-      return DepthwiseCells<P>(x, off, w, taps, c.groups, y);
+      return DepthwiseCells<P, kAdd>(x, off, w, taps, c.groups, y);
     case CellKind::kDots:
-      return DotCells<P>(c, x, off, w, taps, y);
+      return DotCells<P, kAdd>(c, x, off, w, taps, y);
   }
 }
 
-// `cells` cells: cell m reads x0 + m * x_step and writes y0 + m * y_step.
+// `cells` cells: cell m reads x0 + m * x_step and writes (kAdd: adds to)
+// y0 + m * y_step.
+template <bool kAdd = false>
 inline void RunRow(CellKind kind, const TileConv& c, const float* x0, int64_t x_step,
                    float* y0, int64_t y_step, int64_t cells, const int64_t* off,
                    const float* const* w, int64_t taps) {
-  constexpr int64_t kP = 4;
-  const float* xs[kP];
-  float* ys[kP];
-  int64_t m = 0;
-  for (; m + kP <= cells; m += kP) {
-    for (int64_t i = 0; i < kP; ++i) {
+  const float* xs[4];
+  float* ys[4];
+  auto point = [&](int64_t m, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
       xs[i] = x0 + (m + i) * x_step;
       ys[i] = y0 + (m + i) * y_step;
     }
-    RunCells<kP>(kind, c, xs, off, w, taps, ys);
+  };
+  int64_t m = 0;
+  for (; m + 4 <= cells; m += 4) {
+    point(m, 4);
+    RunCells<4, kAdd>(kind, c, xs, off, w, taps, ys);
   }
-  for (; m < cells; ++m) {
-    xs[0] = x0 + m * x_step;
-    ys[0] = y0 + m * y_step;
-    RunCells<1>(kind, c, xs, off, w, taps, ys);
+  if (m + 2 <= cells) {
+    point(m, 2);
+    RunCells<2, kAdd>(kind, c, xs, off, w, taps, ys);
+    m += 2;
+  }
+  if (m < cells) {
+    point(m, 1);
+    RunCells<1, kAdd>(kind, c, xs, off, w, taps, ys);
   }
 }
 
@@ -245,11 +259,11 @@ inline void ConvForwardRows(const ConvGeometry& g, const float* xpad, const int6
 // tap whose window position lands on it (o * s + k * d - pad_low = i). Along
 // dims 0 and 1 the taps whose o falls outside dy are skipped. Along dim 2 the
 // cells i2 = r + m * s2 of one residue r share their taps, tap k2 reading dy
-// cell o2 = base(k2) + m. The taps are listed k2 first, so base falls along
-// the list and the taps that land inside dy for a cell are a run of it: the
-// cells that every tap reads inside run as one row of tiles, the few at the
-// ends one by one with their run. wt is the filter as InputGradLayout(g)
-// says: [taps][Cout/groups][Cin] (tiles), or the filter itself.
+// cell o2 = base(k2) + m. The cells that every tap reads inside dy run as one
+// row of tiles; the few at the ends, where some taps fall outside, start from
+// zeros and add the taps of each k2 (listed k2 first) as rows of tiles over
+// the cells it reaches. wt is the filter as InputGradLayout(g) says:
+// [taps][Cout/groups][Cin] (tiles), or the filter itself.
 inline void ConvInputGradRows(const ConvGeometry& g, const float* dy, const float* wt,
                               float* dx, int64_t begin, int64_t end) {
   const int64_t cin = g.in_channels, cout = g.out_channels, taps = g.taps();
@@ -314,15 +328,16 @@ inline void ConvInputGradRows(const ConvGeometry& g, const float* dy, const floa
       }
       RunRow(kind, c, dy + lo * cout, cout, dx0 + lo * s2 * cin, s2 * cin, hi - lo, off.data(),
              wtap.data(), static_cast<int64_t>(off.size()));
-      for (int64_t m = 0; m < cells; ++m) {
-        if (m == lo) m = hi;  // past the row of tiles
-        if (m == cells) break;
-        // The k2 whose dy cell base + m lies in [0, out2): a run of the list.
-        size_t j0 = 0, j1 = base.size();
-        while (j0 < j1 && base[j0] + m >= out2) ++j0;
-        while (j1 > j0 && base[j1 - 1] + m < 0) --j1;
-        RunRow(kind, c, dy + m * cout, cout, dx0 + m * s2 * cin, s2 * cin, 1,
-               off.data() + first[j0], wtap.data() + first[j0], first[j1] - first[j0]);
+      // The cells at the ends: zeros, then each k2's taps added over the
+      // cells whose dy cell base + m it reaches inside dy.
+      for (const auto [from, to] : {std::pair{int64_t{0}, lo}, std::pair{hi, cells}}) {
+        for (int64_t m = from; m < to; ++m) std::fill_n(dx0 + m * s2 * cin, cin, 0.0f);
+        for (size_t j = 0; j < base.size(); ++j) {
+          const int64_t m0 = std::max(from, -base[j]), m1 = std::min(to, out2 - base[j]);
+          if (m0 >= m1) continue;
+          RunRow<true>(kind, c, dy + m0 * cout, cout, dx0 + m0 * s2 * cin, s2 * cin, m1 - m0,
+                       off.data() + first[j], wtap.data() + first[j], first[j + 1] - first[j]);
+        }
       }
     }
   }
