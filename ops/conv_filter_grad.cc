@@ -24,6 +24,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -56,8 +57,8 @@ absl::Status Interp(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   const Buffer& dy = *ctx.inputs[1];
   KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(x.shape(), dy.shape(), ctx.attrs));
-  std::vector<float> storage;
-  const float* xpad = PaddedInput(g, x.data<float>(), storage);
+  std::unique_ptr<float[]> storage;
+  const float* xpad = PaddedInput(g, x.data<float>(), ctx.parallel, storage);
   const std::vector<int64_t> off = TapOffsets(g, g.in_channels);
   const int64_t tiles = HWY_DYNAMIC_DISPATCH(ConvFilterGradTileCount)(g);
   const int64_t tile_work = ConvFlops(g) / std::max<int64_t>(1, tiles);

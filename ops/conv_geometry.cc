@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -83,24 +84,6 @@ absl::Status WindowGeometry(const Attrs& attrs, bool dilations, ConvGeometry& g)
     g.out[j] = room / g.stride[j] + 1;
   }
   return absl::OkStatus();
-}
-
-// x [B, in..., Cin] copied into a zero-initialized [B, padded..., Cin].
-std::vector<float> PadInput(const ConvGeometry& g, const float* x) {
-  const ConvGeometry::Dims p = g.padded();
-  const int64_t c = g.in_channels;
-  std::vector<float> out(g.batch * p[0] * p[1] * p[2] * c, 0.0f);
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t i = 0; i < g.in[0]; ++i) {
-      for (int64_t j = 0; j < g.in[1]; ++j) {
-        const float* src = x + ((b * g.in[0] + i) * g.in[1] + j) * g.in[2] * c;
-        float* dst = out.data() + (((b * p[0] + i + g.pad_low[0]) * p[1] + j + g.pad_low[1]) *
-                                       p[2] + g.pad_low[2]) * c;
-        std::memcpy(dst, src, g.in[2] * c * sizeof(float));
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -287,14 +270,34 @@ InputGradKind InputGradLayout(const ConvGeometry& g) {
   return g.in_per_group() < 4 ? InputGradKind::kDots : InputGradKind::kTiles;
 }
 
-const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage) {
-  for (int j = 0; j < 3; ++j) {
-    if (g.pad_low[j] != 0 || g.pad_high[j] != 0) {
-      storage = PadInput(g, x);
-      return storage.data();
-    }
+const float* PaddedInput(const ConvGeometry& g, const float* x, const Parallelism& parallel,
+                         std::unique_ptr<float[]>& storage) {
+  if (g.pad_low == ConvGeometry::Dims{0, 0, 0} && g.pad_high == ConvGeometry::Dims{0, 0, 0}) {
+    return x;
   }
-  return x;
+  const ConvGeometry::Dims p = g.padded();
+  const int64_t c = g.in_channels, row = p[2] * c;
+  storage = std::make_unique_for_overwrite<float[]>(g.batch * p[0] * p[1] * row);
+  float* out = storage.get();
+  // Padded row (b, i, j): zeros, or a row of x between zeros.
+  parallel.For(g.batch * p[0] * p[1], std::max<int64_t>(1, (1 << 14) / row),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t r = begin; r < end; ++r) {
+                   float* dst = out + r * row;
+                   const int64_t j = r % p[1] - g.pad_low[1], i = r / p[1] % p[0] - g.pad_low[0];
+                   const int64_t b = r / (p[1] * p[0]);
+                   if (i < 0 || i >= g.in[0] || j < 0 || j >= g.in[1]) {
+                     std::fill_n(dst, row, 0.0f);
+                     continue;
+                   }
+                   std::fill_n(dst, g.pad_low[2] * c, 0.0f);
+                   std::memcpy(dst + g.pad_low[2] * c,
+                               x + ((b * g.in[0] + i) * g.in[1] + j) * g.in[2] * c,
+                               g.in[2] * c * sizeof(float));
+                   std::fill_n(dst + (g.pad_low[2] + g.in[2]) * c, g.pad_high[2] * c, 0.0f);
+                 }
+               });
+  return out;
 }
 
 void ForEachWindowTap(const ConvGeometry& g,

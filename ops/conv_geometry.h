@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -115,8 +116,10 @@ InputGradKind InputGradLayout(const ConvGeometry& g);
 inline constexpr int64_t kMaxPoolGradChannels = 64;
 
 // x [B, in..., Cin] zero-padded to [B, padded..., Cin]: x itself when there
-// is no padding, else a copy held in `storage`.
-const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage);
+// is no padding, else a copy held in `storage`, written row by row over
+// `parallel`.
+const float* PaddedInput(const ConvGeometry& g, const float* x, const Parallelism& parallel,
+                         std::unique_ptr<float[]>& storage);
 
 // For the scalar references: calls fn(out_cell, tap, in_cell) for every
 // output cell (b, o) in order and every tap of its window, in window order,
