@@ -174,12 +174,20 @@ inline void ConvFilterGradTiles(const ConvGeometry& g, const float* xpad, const 
       const size_t valid = static_cast<size_t>(std::min(2 * N, plan.width - ct * 2 * N));
       const float* dyt = dy + col;
       const bool first = k == 0;
-      if (depthwise) {
+      // A last tile of at most half the rows computes half as many.
+      const bool half = 2 * rows <= static_cast<int64_t>(plan.tile_rows);
+      if (depthwise && half) {
+        FilterGradTileAnyWidth<kDepthwiseGradRows / 2, GradX::kVectors>(
+            g, xpad, xo, dyt, valid, row_begin, row_end, first, rows, out);
+      } else if (depthwise) {
         FilterGradTileAnyWidth<kDepthwiseGradRows, GradX::kVectors>(
             g, xpad, xo, dyt, valid, row_begin, row_end, first, rows, out);
       } else if (plan.per_tap > 0 && rows == static_cast<int64_t>(kGradRows)) {
         FilterGradTileAnyWidth<kGradRows, GradX::kConsecutive>(
             g, xpad, xo, dyt, valid, row_begin, row_end, first, rows, out);
+      } else if (half) {
+        FilterGradTileAnyWidth<kGradRows / 2, GradX::kRows>(g, xpad, xo, dyt, valid, row_begin,
+                                                           row_end, first, rows, out);
       } else {
         FilterGradTileAnyWidth<kGradRows, GradX::kRows>(g, xpad, xo, dyt, valid, row_begin,
                                                        row_end, first, rows, out);
