@@ -58,14 +58,7 @@ HWY_INLINE void FilterGradTile(const ConvGeometry& g, const float* xpad, const i
   const auto m0 = hn::FirstN(d, valid);
   const auto m1 = hn::FirstN(d, valid > N ? valid - N : 0);
   hn::Vec<decltype(d)> acc0[R], acc1[R];
-  for (size_t r = 0; r < R; ++r) {
-    if (first || r >= rows) {
-      acc0[r] = acc1[r] = hn::Zero(d);
-    } else {
-      acc0[r] = LoadPart<kFull>(d, m0, out[r]);
-      acc1[r] = LoadPart<kFull>(d, m1, out[r] + N);
-    }
-  }
+  StartRows<kFull, R>(d, valid, !first, rows, out, acc0, acc1);
   const ConvGeometry::Dims p = g.padded();
   const int64_t cin = g.in_channels, cout = g.out_channels;
   const int64_t x_step = g.stride[2] * cin;
@@ -90,10 +83,7 @@ HWY_INLINE void FilterGradTile(const ConvGeometry& g, const float* xpad, const i
       }
     }
   }
-  for (size_t r = 0; r < rows; ++r) {
-    StorePart<kFull>(d, m0, acc0[r], out[r]);
-    StorePart<kFull>(d, m1, acc1[r], out[r] + N);
-  }
+  StoreRows<kFull>(d, valid, rows, acc0, acc1, out);
 }
 
 // The tiles of one convolution: per group, row tiles x column tiles.

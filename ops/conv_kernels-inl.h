@@ -48,6 +48,33 @@ HWY_INLINE void StorePart(D d, M m, hn::Vec<D> v, float* p) {
   }
 }
 
+// The two-vector accumulators of a tile's R rows of `valid` floats (<= two
+// vectors; kFull: two): zeros, or (load) what rows[r] holds for the first n
+// rows; and the first n stored back.
+template <bool kFull, size_t R, class D>
+HWY_INLINE void StartRows(D d, size_t valid, bool load, size_t n, float* const* rows,
+                          hn::Vec<D>* acc0, hn::Vec<D>* acc1) {
+  const size_t N = hn::Lanes(d);
+  const auto m0 = hn::FirstN(d, valid);
+  const auto m1 = hn::FirstN(d, valid > N ? valid - N : 0);
+  for (size_t r = 0; r < R; ++r) {
+    const bool from_rows = load && r < n;
+    acc0[r] = from_rows ? LoadPart<kFull>(d, m0, rows[r]) : hn::Zero(d);
+    acc1[r] = from_rows ? LoadPart<kFull>(d, m1, rows[r] + N) : hn::Zero(d);
+  }
+}
+template <bool kFull, class D>
+HWY_INLINE void StoreRows(D d, size_t valid, size_t n, const hn::Vec<D>* acc0,
+                          const hn::Vec<D>* acc1, float* const* rows) {
+  const size_t N = hn::Lanes(d);
+  const auto m0 = hn::FirstN(d, valid);
+  const auto m1 = hn::FirstN(d, valid > N ? valid - N : 0);
+  for (size_t r = 0; r < n; ++r) {
+    StorePart<kFull>(d, m0, acc0[r], rows[r]);
+    StorePart<kFull>(d, m1, acc1[r], rows[r] + N);
+  }
+}
+
 // A convolution as the tiles see it: `cin_g` inputs and `cout_g` outputs per
 // group; tap t's weights are rows w[t] + ci * ldw, group gi's columns start
 // at gi * cout_g.
@@ -67,10 +94,7 @@ HWY_INLINE void ConvTile(const float* const* x, const int64_t* off, const float*
   const auto m0 = hn::FirstN(d, valid);
   const auto m1 = hn::FirstN(d, valid > N ? valid - N : 0);
   hn::Vec<decltype(d)> acc0[P], acc1[P];
-  for (size_t p = 0; p < P; ++p) {
-    acc0[p] = kAdd ? LoadPart<kFull>(d, m0, y[p]) : hn::Zero(d);
-    acc1[p] = kAdd ? LoadPart<kFull>(d, m1, y[p] + N) : hn::Zero(d);
-  }
+  StartRows<kFull, P>(d, valid, kAdd, P, y, acc0, acc1);
   for (int64_t t = 0; t < taps; ++t) {
     const float* wt = w[t] + col;
     for (int64_t ci = 0; ci < cin_g; ++ci) {
@@ -84,10 +108,7 @@ HWY_INLINE void ConvTile(const float* const* x, const int64_t* off, const float*
       }
     }
   }
-  for (size_t p = 0; p < P; ++p) {
-    StorePart<kFull>(d, m0, acc0[p], y[p]);
-    StorePart<kFull>(d, m1, acc1[p], y[p] + N);
-  }
+  StoreRows<kFull>(d, valid, P, acc0, acc1, y);
 }
 
 // All output channels of P cells.
@@ -330,7 +351,7 @@ inline void ConvInputGradRows(const ConvGeometry& g, const float* dy, const floa
              wtap.data(), static_cast<int64_t>(off.size()));
       // The cells at the ends: zeros, then each k2's taps added over the
       // cells whose dy cell base + m it reaches inside dy.
-      for (const auto [from, to] : {std::pair{int64_t{0}, lo}, std::pair{hi, cells}}) {
+      for (const auto& [from, to] : {std::pair{int64_t{0}, lo}, std::pair{hi, cells}}) {
         for (int64_t m = from; m < to; ++m) std::fill_n(dx0 + m * s2 * cin, cin, 0.0f);
         for (size_t j = 0; j < base.size(); ++j) {
           const int64_t m0 = std::max(from, -base[j]), m1 = std::min(to, out2 - base[j]);
