@@ -27,6 +27,7 @@ HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
@@ -49,8 +50,8 @@ absl::Status Interp(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   const Buffer& w = *ctx.inputs[1];
   KILN_ASSIGN_OR_RETURN(ConvGeometry g, ConvGeometryOf(x.shape(), w.shape(), ctx.attrs));
-  std::vector<float> storage;
-  const float* xpad = PaddedInput(g, x.data<float>(), storage);
+  std::unique_ptr<float[]> storage;
+  const float* xpad = PaddedInput(g, x.data<float>(), ctx.parallel, storage);
   const std::vector<int64_t> off = TapOffsets(g, g.in_channels);
   const int64_t row_work = g.out[2] * g.taps() * g.in_per_group() * g.out_channels;
   ctx.parallel.For(g.batch * g.out[0] * g.out[1], std::max<int64_t>(1, (1 << 16) / row_work),

@@ -10,19 +10,22 @@
 #define HWY_TARGET_INCLUDE "ops/conv_filter_grad.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
-#include "ops/conv_kernels-inl.h"
+#include "ops/conv_filter_grad_kernels-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace kiln::HWY_NAMESPACE {
 void ConvFilterGradF32(const ConvGeometry& g, const float* xpad, const int64_t* off,
                        const float* dy, float* dw, int64_t begin, int64_t end) {
-  ConvFilterGradBlocks(g, xpad, off, dy, dw, begin, end);
+  ConvFilterGradTiles(g, xpad, off, dy, dw, begin, end);
 }
+int64_t ConvFilterGradTileCount(const ConvGeometry& g) { return FilterGradTileCount(g); }
 }  // namespace kiln::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
+#include <memory>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
@@ -32,6 +35,7 @@ HWY_AFTER_NAMESPACE();
 
 namespace kiln {
 HWY_EXPORT(ConvFilterGradF32);
+HWY_EXPORT(ConvFilterGradTileCount);
 namespace {
 
 // The geometry of the forward conv whose filter gradient this is.
@@ -53,13 +57,12 @@ absl::Status Interp(const KernelContext& ctx) {
   const Buffer& x = *ctx.inputs[0];
   const Buffer& dy = *ctx.inputs[1];
   KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(x.shape(), dy.shape(), ctx.attrs));
-  std::vector<float> storage;
-  const float* xpad = PaddedInput(g, x.data<float>(), storage);
+  std::unique_ptr<float[]> storage;
+  const float* xpad = PaddedInput(g, x.data<float>(), ctx.parallel, storage);
   const std::vector<int64_t> off = TapOffsets(g, g.in_channels);
-  const int64_t blocks = FilterGradBlocks(g);
-  const int64_t block_work = g.batch * g.out_positions() * g.out_channels *
-                             std::min(kFilterGradChannels, g.in_per_group());
-  ctx.parallel.For(blocks, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, block_work)),
+  const int64_t tiles = HWY_DYNAMIC_DISPATCH(ConvFilterGradTileCount)(g);
+  const int64_t tile_work = ConvFlops(g) / std::max<int64_t>(1, tiles);
+  ctx.parallel.For(tiles, std::max<int64_t>(1, (1 << 17) / std::max<int64_t>(1, tile_work)),
                    [&](int64_t begin, int64_t end) {
                      HWY_DYNAMIC_DISPATCH(ConvFilterGradF32)(g, xpad, off.data(),
                                                              dy.data<float>(),

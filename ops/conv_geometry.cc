@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -83,24 +84,6 @@ absl::Status WindowGeometry(const Attrs& attrs, bool dilations, ConvGeometry& g)
     g.out[j] = room / g.stride[j] + 1;
   }
   return absl::OkStatus();
-}
-
-// x [B, in..., Cin] copied into a zero-initialized [B, padded..., Cin].
-std::vector<float> PadInput(const ConvGeometry& g, const float* x) {
-  const ConvGeometry::Dims p = g.padded();
-  const int64_t c = g.in_channels;
-  std::vector<float> out(g.batch * p[0] * p[1] * p[2] * c, 0.0f);
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t i = 0; i < g.in[0]; ++i) {
-      for (int64_t j = 0; j < g.in[1]; ++j) {
-        const float* src = x + ((b * g.in[0] + i) * g.in[1] + j) * g.in[2] * c;
-        float* dst = out.data() + (((b * p[0] + i + g.pad_low[0]) * p[1] + j + g.pad_low[1]) *
-                                       p[2] + g.pad_low[2]) * c;
-        std::memcpy(dst, src, g.in[2] * c * sizeof(float));
-      }
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -259,33 +242,6 @@ std::vector<int64_t> TapOffsets(const ConvGeometry& g, int64_t channels) {
   return offsets;
 }
 
-int64_t OutputsReading(const ConvGeometry& g, int64_t b, const int64_t i[3],
-                       int64_t* taps, int64_t* offsets) {
-  // Along dim j, tap k reads input cell o * s + k * d - pad_low.
-  absl::InlinedVector<int64_t, 8> o[3], tk[3];
-  for (int j = 0; j < 3; ++j) {
-    for (int64_t k = 0; k < g.kernel[j]; ++k) {
-      const int64_t num = i[j] + g.pad_low[j] - k * g.dilation[j];
-      if (num < 0 || num % g.stride[j] != 0 || num / g.stride[j] >= g.out[j]) continue;
-      o[j].push_back(num / g.stride[j]);
-      tk[j].push_back(k);
-    }
-  }
-  const size_t n[3] = {o[0].size(), o[1].size(), o[2].size()};
-  int64_t count = 0;
-  for (size_t a = 0; a < n[0]; ++a) {
-    for (size_t c = 0; c < n[1]; ++c) {
-      for (size_t e = 0; e < n[2]; ++e) {
-        taps[count] = (tk[0][a] * g.kernel[1] + tk[1][c]) * g.kernel[2] + tk[2][e];
-        offsets[count++] =
-            (((b * g.out[0] + o[0][a]) * g.out[1] + o[1][c]) * g.out[2] + o[2][e]) *
-            g.out_channels;
-      }
-    }
-  }
-  return count;
-}
-
 int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_t* offsets) {
   int64_t lo[3], hi[3];  // the taps along each dim that land inside
   for (int j = 0; j < 3; ++j) {
@@ -309,20 +265,39 @@ int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_
   return n;
 }
 
-int64_t FilterGradBlocks(const ConvGeometry& g) {
-  if (g.depthwise()) return g.taps();
-  const int64_t per_group = (g.in_per_group() + kFilterGradChannels - 1) / kFilterGradChannels;
-  return g.taps() * g.groups * per_group;
+InputGradKind InputGradLayout(const ConvGeometry& g) {
+  if (g.depthwise()) return InputGradKind::kDepthwise;
+  return g.in_per_group() < 4 ? InputGradKind::kDots : InputGradKind::kTiles;
 }
 
-const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage) {
-  for (int j = 0; j < 3; ++j) {
-    if (g.pad_low[j] != 0 || g.pad_high[j] != 0) {
-      storage = PadInput(g, x);
-      return storage.data();
-    }
+const float* PaddedInput(const ConvGeometry& g, const float* x, const Parallelism& parallel,
+                         std::unique_ptr<float[]>& storage) {
+  if (g.pad_low == ConvGeometry::Dims{0, 0, 0} && g.pad_high == ConvGeometry::Dims{0, 0, 0}) {
+    return x;
   }
-  return x;
+  const ConvGeometry::Dims p = g.padded();
+  const int64_t c = g.in_channels, row = p[2] * c;
+  storage = std::make_unique_for_overwrite<float[]>(g.batch * p[0] * p[1] * row);
+  float* out = storage.get();
+  // Padded row (b, i, j): zeros, or a row of x between zeros.
+  parallel.For(g.batch * p[0] * p[1], std::max<int64_t>(1, (1 << 14) / row),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t r = begin; r < end; ++r) {
+                   float* dst = out + r * row;
+                   const int64_t j = r % p[1] - g.pad_low[1], i = r / p[1] % p[0] - g.pad_low[0];
+                   const int64_t b = r / (p[1] * p[0]);
+                   if (i < 0 || i >= g.in[0] || j < 0 || j >= g.in[1]) {
+                     std::fill_n(dst, row, 0.0f);
+                     continue;
+                   }
+                   std::fill_n(dst, g.pad_low[2] * c, 0.0f);
+                   std::memcpy(dst + g.pad_low[2] * c,
+                               x + ((b * g.in[0] + i) * g.in[1] + j) * g.in[2] * c,
+                               g.in[2] * c * sizeof(float));
+                   std::fill_n(dst + (g.pad_low[2] + g.in[2]) * c, g.pad_high[2] * c, 0.0f);
+                 }
+               });
+  return out;
 }
 
 void ForEachWindowTap(const ConvGeometry& g,

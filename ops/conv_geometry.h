@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -98,31 +99,27 @@ absl::Status CheckAllF32(absl::Span<const TensorType> inputs);
 // order (row-major over the kernel dims).
 std::vector<int64_t> TapOffsets(const ConvGeometry& g, int64_t channels);
 
-// The output cells that read input cell (b, i[0], i[1], i[2]): for each tap
-// whose window position lands on it, in tap order, writes the tap index to
-// `taps` and the cell's element offset in [B, out..., Cout] to `offsets`
-// (both with room for g.taps()); returns how many.
-int64_t OutputsReading(const ConvGeometry& g, int64_t b, const int64_t i[3],
-                       int64_t* taps, int64_t* offsets);
-
 // The cells of output cell (b, o[0], o[1], o[2])'s window that lie inside
 // the input (not in the padding), in window order: writes their element
 // offsets in [B, in..., Cin] to `offsets` (room for g.taps()); returns how
 // many.
 int64_t WindowCells(const ConvGeometry& g, int64_t b, const int64_t o[3], int64_t* offsets);
 
-// The work blocks of conv_filter_grad's kernel: (tap, group, up to
-// kFilterGradChannels input channels), or for depthwise (tap).
-inline constexpr int64_t kFilterGradChannels = 16;
-int64_t FilterGradBlocks(const ConvGeometry& g);
+// How conv_input_grad's interpreter kernel runs: tiles of the filter packed
+// as [taps][Cout/groups][Cin], depthwise cells, or (few input channels per
+// group) dot products over the filter as it is.
+enum class InputGradKind { kTiles, kDepthwise, kDots };
+InputGradKind InputGradLayout(const ConvGeometry& g);
 
 // The work blocks of max_pool_grad's kernel: (b, kMaxPoolGradChannels
 // channels).
 inline constexpr int64_t kMaxPoolGradChannels = 64;
 
 // x [B, in..., Cin] zero-padded to [B, padded..., Cin]: x itself when there
-// is no padding, else a copy held in `storage`.
-const float* PaddedInput(const ConvGeometry& g, const float* x, std::vector<float>& storage);
+// is no padding, else a copy held in `storage`, written row by row over
+// `parallel`.
+const float* PaddedInput(const ConvGeometry& g, const float* x, const Parallelism& parallel,
+                         std::unique_ptr<float[]>& storage);
 
 // For the scalar references: calls fn(out_cell, tap, in_cell) for every
 // output cell (b, o) in order and every tap of its window, in window order,

@@ -16,15 +16,16 @@
 
 HWY_BEFORE_NAMESPACE();
 namespace kiln::HWY_NAMESPACE {
-void ConvInputGradF32(const ConvGeometry& g, const float* dy, const float* w, const float* wt,
-                      float* dx, int64_t begin, int64_t end) {
-  ConvInputGradRows(g, dy, w, wt, dx, begin, end);
+void ConvInputGradF32(const ConvGeometry& g, const float* dy, const float* wt, float* dx,
+                      int64_t begin, int64_t end) {
+  ConvInputGradRows(g, dy, wt, dx, begin, end);
 }
 }  // namespace kiln::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
 #include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "graph/status_macros.h"
@@ -63,21 +64,25 @@ absl::Status Interp(const KernelContext& ctx) {
   const Buffer& dy = *ctx.inputs[0];
   const Buffer& w = *ctx.inputs[1];
   KILN_ASSIGN_OR_RETURN(ConvGeometry g, Geometry(dy.shape(), w.shape(), ctx.attrs));
-  // The filter regrouped as [groups][taps][Cout/groups][Cin/groups], so the
-  // kernel's vectors run over input channels.
+  // The tiles read the filter transposed, [taps][Cout/groups][Cin]: each
+  // row of weights runs over input channels.
   const int64_t taps = g.taps(), cin_g = g.in_per_group(), cout_g = g.out_per_group();
-  std::vector<float> wt(w.num_elements());
   const float* wp = w.data<float>();
-  for (int64_t gi = 0; gi < g.groups; ++gi)
+  std::vector<float> wt;
+  if (InputGradLayout(g) == InputGradKind::kTiles) {
+    wt.resize(w.num_elements());
     for (int64_t t = 0; t < taps; ++t)
       for (int64_t co = 0; co < cout_g; ++co)
-        for (int64_t ci = 0; ci < cin_g; ++ci)
-          wt[((gi * taps + t) * cout_g + co) * cin_g + ci] =
-              wp[(t * cin_g + ci) * g.out_channels + gi * cout_g + co];
+        for (int64_t gi = 0; gi < g.groups; ++gi)
+          for (int64_t ci = 0; ci < cin_g; ++ci)
+            wt[(t * cout_g + co) * g.in_channels + gi * cin_g + ci] =
+                wp[(t * cin_g + ci) * g.out_channels + gi * cout_g + co];
+    wp = wt.data();
+  }
   const int64_t row_work = g.in[2] * taps * cin_g * g.out_channels;
   ctx.parallel.For(g.batch * g.in[0] * g.in[1], std::max<int64_t>(1, (1 << 16) / row_work),
                    [&](int64_t begin, int64_t end) {
-                     HWY_DYNAMIC_DISPATCH(ConvInputGradF32)(g, dy.data<float>(), wp, wt.data(),
+                     HWY_DYNAMIC_DISPATCH(ConvInputGradF32)(g, dy.data<float>(), wp,
                                                             ctx.output->data<float>(), begin, end);
                    });
   return absl::OkStatus();

@@ -5,6 +5,8 @@
 // one to four channels); the same bits for 1 and 2 threads; bias + relu
 // fused into the forward kernel.
 // Depthwise convolutions and max pooling: the window kernels, likewise.
+// The interpreter's register-tiled kernels of the same three ops against the
+// same loops, on every Highway target this CPU runs.
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -16,6 +18,7 @@
 
 #include "codegen/executable.h"
 #include "gtest/gtest.h"
+#include "hwy/targets.h"
 #include "ops/composites.h"
 #include "ops/ops.h"
 
@@ -148,11 +151,19 @@ std::vector<Case> Cases() {
        -1, 1},
       {"2d groups of four channels", {1, 7, 7, 8}, {3, 3}, 8, 2, {1, 1}, {1, 1}, {1, 1},
        {1, 1}, -1, 3},
+      // More output cells than the interpreter's filter-gradient chunk (512):
+      // sums carried from chunk to chunk through dW.
+      {"2d many cells", {2, 21, 19, 12}, {3, 3}, 40, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
+      // Two input channels: the interpreter's input gradient as dot products,
+      // its filter-gradient tiles of rows spanning taps.
+      {"2d two input channels", {1, 9, 8, 2}, {3, 3}, 15, 1, {2, 1}, {1, 2}, {0, 2}, {1, 1}},
       // Depthwise: window kernels, channel tails.
       {"depthwise 3x3", {2, 9, 11, 37}, {3, 3}, 37, 37, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
       {"depthwise strided dilated", {1, 12, 10, 20}, {3, 2}, 20, 20, {2, 3}, {2, 1}, {2, 0},
        {1, 1}},
       {"depthwise 1d", {3, 17, 16}, {5}, 16, 16, {1}, {1}, {4}, {0}},
+      {"depthwise many cells", {2, 20, 16, 19}, {3, 3}, 19, 19, {1, 1}, {1, 1}, {1, 1},
+       {1, 1}},
       // Depth multipliers: 3 (21 outputs, a channel tail), 2 strided.
       {"depthwise multiplier 3", {2, 8, 9, 7}, {3, 3}, 21, 7, {1, 1}, {1, 1}, {1, 1}, {1, 1}},
       {"depthwise multiplier 2 strided", {1, 9, 10, 12}, {3, 2}, 24, 12, {2, 2}, {1, 2}, {1, 0},
@@ -162,7 +173,7 @@ std::vector<Case> Cases() {
 
 class ConvKernelTest : public ::testing::TestWithParam<Case> {};
 
-TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
+TEST_P(ConvKernelTest, AllThreeKernelsOfBothBackendsMatchNaiveLoopsAndThreadCounts) {
   const Case& c = GetParam();
   const Naive nv(c);
   auto g = Graph::Create();
@@ -192,36 +203,48 @@ TEST_P(ConvKernelTest, AllThreeKernelsMatchNaiveLoopsAndThreadCounts) {
     dw[wi] += double{xp[xi]} * dyp[yi];
   });
 
-  std::vector<std::vector<Buffer>> runs;
-  for (int threads : {1, 2}) {
-    auto exe = Executable::Compile(outs, {.backend = Backend::kJit, .num_threads = threads});
-    ASSERT_TRUE(exe.ok()) << exe.status();
-    absl::StatusOr<std::string> text = (*exe)->ProgramText(c.x[0]);
-    ASSERT_TRUE(text.ok()) << text.status();
-    if (c.groups == c.x.back() && c.groups > 1) {
-      // Depthwise: all three are window kernels.
-      EXPECT_EQ(Count(*text, " window: "), 3) << *text;
-    } else {
-      // All three run as JIT GEMMs, not interpreter kernels.
-      EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
-      EXPECT_EQ(text->find(" window: "), std::string::npos) << *text;
+  // Runs all three on a backend with 1 and 2 threads: the naive loops' results,
+  // the same bits.
+  auto check = [&](Backend backend, const std::string& what) {
+    std::vector<std::vector<Buffer>> runs;
+    for (int threads : {1, 2}) {
+      auto exe = Executable::Compile(outs, {.backend = backend, .num_threads = threads});
+      ASSERT_TRUE(exe.ok()) << exe.status();
+      if (backend == Backend::kJit) {
+        absl::StatusOr<std::string> text = (*exe)->ProgramText(c.x[0]);
+        ASSERT_TRUE(text.ok()) << text.status();
+        if (c.groups == c.x.back() && c.groups > 1) {
+          // Depthwise: all three are window kernels.
+          EXPECT_EQ(Count(*text, " window: "), 3) << *text;
+        } else {
+          // All three run as JIT GEMMs, not interpreter kernels.
+          EXPECT_EQ(text->find("runs its interpreter kernel"), std::string::npos) << *text;
+          EXPECT_EQ(text->find(" window: "), std::string::npos) << *text;
+        }
+        if (c.direct >= 0) EXPECT_EQ(Count(*text, " direct a"), c.direct) << *text;
+        if (c.rows_in_lanes >= 0) {
+          EXPECT_EQ(Count(*text, " rows in lanes"), c.rows_in_lanes) << *text;
+        }
+        if (c.row_tables >= 0) EXPECT_EQ(Count(*text, " row tables"), c.row_tables) << *text;
+      }
+      auto out = (*exe)->Run(feeds);
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectNear((*out)[0], y, what + " forward");
+      ExpectNear((*out)[1], dx, what + " input gradient");
+      ExpectNear((*out)[2], dw, what + " filter gradient");
+      runs.push_back(std::move(*out));
     }
-    if (c.direct >= 0) EXPECT_EQ(Count(*text, " direct a"), c.direct) << *text;
-    if (c.rows_in_lanes >= 0) {
-      EXPECT_EQ(Count(*text, " rows in lanes"), c.rows_in_lanes) << *text;
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(0, std::memcmp(runs[0][k].raw(), runs[1][k].raw(), runs[0][k].size_bytes()))
+          << what << " output " << k << " depends on the thread count";
     }
-    if (c.row_tables >= 0) EXPECT_EQ(Count(*text, " row tables"), c.row_tables) << *text;
-    auto out = (*exe)->Run(feeds);
-    ASSERT_TRUE(out.ok()) << out.status();
-    ExpectNear((*out)[0], y, c.label + " forward");
-    ExpectNear((*out)[1], dx, c.label + " input gradient");
-    ExpectNear((*out)[2], dw, c.label + " filter gradient");
-    runs.push_back(std::move(*out));
+  };
+  check(Backend::kJit, c.label + " jit");
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    check(Backend::kInterp, c.label + " interp " + hwy::TargetName(target));
   }
-  for (int k = 0; k < 3; ++k) {
-    EXPECT_EQ(0, std::memcmp(runs[0][k].raw(), runs[1][k].raw(), runs[0][k].size_bytes()))
-        << c.label << " output " << k << " depends on the thread count";
-  }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Geometries, ConvKernelTest, ::testing::ValuesIn(Cases()),
