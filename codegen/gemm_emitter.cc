@@ -341,116 +341,135 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
   llvm::Value* bm = ir_.At(buffers_[s_.b_buffer], b_off);
   llvm::Value* c = ir_.At(buffers_[s_.num_inputs], c_off);
   llvm::Value* pa = scratch;
-  llvm::Value* pb = b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64(s_.a_panel_bytes));
-  llvm::Value* tables = b_.CreateGEP(b_.getInt8Ty(), pb, ir_.I64(s_.b_block_bytes));
+  llvm::Value* pb_base = b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64(s_.a_panel_bytes));
+  llvm::Value* tables = b_.CreateGEP(b_.getInt8Ty(), pb_base, ir_.I64(s_.b_bytes));
   llvm::Value* zeros = b_.CreateGEP(b_.getInt8Ty(), tables, ir_.I64(s_.table_bytes));
   llvm::Value* j0 = b_.CreateMul(jt, ir_.I64(s_.nc));
   llvm::Value* cols = ir_.Min(ir_.I64(s_.nc), b_.CreateSub(ir_.I64(s_.n), j0));
   llvm::Value* panels = b_.CreateSDiv(b_.CreateAdd(cols, ir_.I64(s_.nr - 1)), ir_.I64(s_.nr));
 
-  // do { one kc block } while (p0 < k): K = 0 still stores zeros.
   llvm::LLVMContext& ctx = m_.getContext();
-  llvm::BasicBlock* pre = b_.GetInsertBlock();
-  llvm::BasicBlock* block = llvm::BasicBlock::Create(ctx, "kblock", fn_);
-  llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "kdone", fn_);
-  b_.CreateBr(block);
-  b_.SetInsertPoint(block);
-  llvm::PHINode* p0 = b_.CreatePHI(i64_, 2);
-  p0->addIncoming(ir_.I64(0), pre);
-  llvm::Value* kc = ir_.Min(ir_.I64(s_.kc), b_.CreateSub(ir_.I64(s_.k), p0));
-  llvm::Value* next = b_.CreateAdd(p0, kc);
-  llvm::Value* is_first = b_.CreateICmpEQ(p0, ir_.I64(0));
-  llvm::Value* is_last = b_.CreateICmpSGE(next, ir_.I64(s_.k));
-  KILN_RETURN_IF_ERROR(EmitPackB(ir_, fn_, s_, bm, j0, cols, p0, kc, pb));
-  if (s_.direct_a) {
-    // Tables for the rows of this call's items only.
-    llvm::Value* row_begin = b_.CreateMul(first_it, ir_.I64(s_.mc));
-    llvm::Value* row_end = ir_.Min(ir_.I64(s_.m), b_.CreateMul(last_it, ir_.I64(s_.mc)));
-    KILN_RETURN_IF_ERROR(
-        EmitDirectTables(ir_, fn_, s_, a, p0, kc, row_begin, row_end, tables, zeros));
-  }
-  // Calls the micro-kernels of one row panel over the column panels;
-  // `micros` by [rows == mr][vectors - 1]; `a` is the packed panel or the
-  // direct table.
-  using Micros = std::vector<llvm::Function*>[2];
-  auto row_panel = [&](const Micros& micros, llvm::Value* a_arg, llvm::Value* shift,
-                       llvm::Value* row0, llvm::Value* full_rows) {
-    return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
-      llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));
-      llvm::Value* width =
-          ir_.Min(ir_.I64(s_.nr), b_.CreateSub(cols, b_.CreateMul(jp, ir_.I64(s_.nr))));
-      llvm::Value* vectors =
-          b_.CreateSDiv(b_.CreateAdd(width, ir_.I64(s_.lanes - 1)), ir_.I64(s_.lanes));
-      llvm::Value* args[] = {
-          a_arg,   ir_.At(pb, b_.CreateMul(b_.CreateMul(jp, kc), ir_.I64(s_.nr))),
-          kc,      ir_.At(c, b_.CreateAdd(b_.CreateMul(row0, ir_.I64(s_.ldc)), col)),
-          width,   is_first,
-          is_last, fn_->getArg(0),
-          batch,   row0,
-          col,     shift};
-      // One call site per tile shape that can occur.
-      llvm::Value* which =
-          b_.CreateAdd(b_.CreateMul(b_.CreateZExt(full_rows, i64_), ir_.I64(s_.nr / s_.lanes)),
-                       b_.CreateSub(vectors, ir_.I64(1)));
-      llvm::BasicBlock* after = llvm::BasicBlock::Create(ctx, "micro_done", fn_);
-      llvm::SwitchInst* sw = b_.CreateSwitch(which, after, 4);
-      for (int fr = 0; fr < 2; ++fr) {
-        for (size_t v = 0; v < micros[fr].size(); ++v) {
-          if (micros[fr][v] == nullptr) continue;
-          llvm::BasicBlock* call = llvm::BasicBlock::Create(ctx, "micro", fn_);
-          sw->addCase(b_.getInt64(fr * (s_.nr / s_.lanes) + static_cast<int64_t>(v)), call);
-          b_.SetInsertPoint(call);
-          b_.CreateCall(micros[fr][v], args);
-          b_.CreateBr(after);
+  // The depth block [p0, p0 + kc) with its B block packed at `pb`, over
+  // the items [item_begin, item_end).
+  auto block_items = [&](llvm::Value* p0, llvm::Value* pb, llvm::Value* item_begin,
+                         llvm::Value* item_end) -> absl::Status {
+    llvm::Value* kc = ir_.Min(ir_.I64(s_.kc), b_.CreateSub(ir_.I64(s_.k), p0));
+    llvm::Value* is_first = b_.CreateICmpEQ(p0, ir_.I64(0));
+    llvm::Value* is_last = b_.CreateICmpSGE(b_.CreateAdd(p0, kc), ir_.I64(s_.k));
+    if (s_.direct_a) {
+      // Tables for the rows of these items only.
+      llvm::Value* row_begin = b_.CreateMul(item_begin, ir_.I64(s_.mc));
+      llvm::Value* row_end = ir_.Min(ir_.I64(s_.m), b_.CreateMul(item_end, ir_.I64(s_.mc)));
+      KILN_RETURN_IF_ERROR(
+          EmitDirectTables(ir_, fn_, s_, a, p0, kc, row_begin, row_end, tables, zeros));
+    }
+    // Calls the micro-kernels of one row panel over the column panels;
+    // `micros` by [rows == mr][vectors - 1]; `a` is the packed panel or the
+    // direct table.
+    using Micros = std::vector<llvm::Function*>[2];
+    auto row_panel = [&](const Micros& micros, llvm::Value* a_arg, llvm::Value* shift,
+                         llvm::Value* row0, llvm::Value* full_rows) {
+      return ir_.Loop(fn_, ir_.I64(0), panels, 1, [&](llvm::Value* jp) {
+        llvm::Value* col = b_.CreateAdd(j0, b_.CreateMul(jp, ir_.I64(s_.nr)));
+        llvm::Value* width =
+            ir_.Min(ir_.I64(s_.nr), b_.CreateSub(cols, b_.CreateMul(jp, ir_.I64(s_.nr))));
+        llvm::Value* vectors =
+            b_.CreateSDiv(b_.CreateAdd(width, ir_.I64(s_.lanes - 1)), ir_.I64(s_.lanes));
+        llvm::Value* args[] = {
+            a_arg,   ir_.At(pb, b_.CreateMul(b_.CreateMul(jp, kc), ir_.I64(s_.nr))),
+            kc,      ir_.At(c, b_.CreateAdd(b_.CreateMul(row0, ir_.I64(s_.ldc)), col)),
+            width,   is_first,
+            is_last, fn_->getArg(0),
+            batch,   row0,
+            col,     shift};
+        // One call site per tile shape that can occur.
+        llvm::Value* which =
+            b_.CreateAdd(b_.CreateMul(b_.CreateZExt(full_rows, i64_), ir_.I64(s_.nr / s_.lanes)),
+                         b_.CreateSub(vectors, ir_.I64(1)));
+        llvm::BasicBlock* after = llvm::BasicBlock::Create(ctx, "micro_done", fn_);
+        llvm::SwitchInst* sw = b_.CreateSwitch(which, after, 4);
+        for (int fr = 0; fr < 2; ++fr) {
+          for (size_t v = 0; v < micros[fr].size(); ++v) {
+            if (micros[fr][v] == nullptr) continue;
+            llvm::BasicBlock* call = llvm::BasicBlock::Create(ctx, "micro", fn_);
+            sw->addCase(b_.getInt64(fr * (s_.nr / s_.lanes) + static_cast<int64_t>(v)), call);
+            b_.SetInsertPoint(call);
+            b_.CreateCall(micros[fr][v], args);
+            b_.CreateBr(after);
+          }
         }
-      }
-      b_.SetInsertPoint(after);
-      return absl::OkStatus();
+        b_.SetInsertPoint(after);
+        return absl::OkStatus();
+      });
+    };
+    return ir_.Loop(fn_, item_begin, item_end, 1, [&](llvm::Value* it) {
+      llvm::Value* i0 = b_.CreateMul(it, ir_.I64(s_.mc));
+      llvm::Value* tile_rows = ir_.Min(ir_.I64(s_.mc), b_.CreateSub(ir_.I64(s_.m), i0));
+      llvm::Value* row_panels =
+          b_.CreateSDiv(b_.CreateAdd(tile_rows, ir_.I64(s_.mr - 1)), ir_.I64(s_.mr));
+      return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
+        llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
+        llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
+        if (s_.row_tables) {
+          KILN_RETURN_IF_ERROR(EmitRowTable(ir_, fn_, s_, a, row0, rows, p0, kc, tables, zeros));
+          return row_panel(micro_, tables, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
+        }
+        auto pack_and_call = [&]() -> absl::Status {
+          if (s_.windows.has_value()) {
+            KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+          } else {
+            KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+          }
+          return row_panel(micro_, pa, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
+        };
+        if (!s_.direct_a) return pack_and_call();
+        // Full panels that need no padding checks read A in place.
+        const DirectPanel direct = EmitDirectPanel(ir_, fn_, s_, row0, rows, tables);
+        llvm::BasicBlock* in_place = llvm::BasicBlock::Create(ctx, "direct_a", fn_);
+        llvm::BasicBlock* packed = llvm::BasicBlock::Create(ctx, "packed_a", fn_);
+        llvm::BasicBlock* joined = llvm::BasicBlock::Create(ctx, "panel_done", fn_);
+        b_.CreateCondBr(direct.ok, in_place, packed);
+        b_.SetInsertPoint(in_place);
+        const Micros direct_micros = {{}, direct_};
+        KILN_RETURN_IF_ERROR(
+            row_panel(direct_micros, direct.table, direct.shift, row0, b_.getTrue()));
+        b_.CreateBr(joined);
+        b_.SetInsertPoint(packed);
+        KILN_RETURN_IF_ERROR(pack_and_call());
+        b_.CreateBr(joined);
+        b_.SetInsertPoint(joined);
+        return absl::OkStatus();
+      });
     });
   };
-  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, first_it, last_it, 1, [&](llvm::Value* it) {
-    llvm::Value* i0 = b_.CreateMul(it, ir_.I64(s_.mc));
-    llvm::Value* tile_rows = ir_.Min(ir_.I64(s_.mc), b_.CreateSub(ir_.I64(s_.m), i0));
-    llvm::Value* row_panels =
-        b_.CreateSDiv(b_.CreateAdd(tile_rows, ir_.I64(s_.mr - 1)), ir_.I64(s_.mr));
-    return ir_.Loop(fn_, ir_.I64(0), row_panels, 1, [&](llvm::Value* ip) -> absl::Status {
-      llvm::Value* row0 = b_.CreateAdd(i0, b_.CreateMul(ip, ir_.I64(s_.mr)));
-      llvm::Value* rows = ir_.Min(ir_.I64(s_.mr), b_.CreateSub(ir_.I64(s_.m), row0));
-      if (s_.row_tables) {
-        KILN_RETURN_IF_ERROR(EmitRowTable(ir_, fn_, s_, a, row0, rows, p0, kc, tables, zeros));
-        return row_panel(micro_, tables, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
-      }
-      auto pack_and_call = [&]() -> absl::Status {
-        if (s_.windows.has_value()) {
-          KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
-        } else {
-          KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
-        }
-        return row_panel(micro_, pa, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
-      };
-      if (!s_.direct_a) return pack_and_call();
-      // Full panels that need no padding checks read A in place.
-      const DirectPanel direct = EmitDirectPanel(ir_, fn_, s_, row0, rows, tables);
-      llvm::BasicBlock* in_place = llvm::BasicBlock::Create(ctx, "direct_a", fn_);
-      llvm::BasicBlock* packed = llvm::BasicBlock::Create(ctx, "packed_a", fn_);
-      llvm::BasicBlock* joined = llvm::BasicBlock::Create(ctx, "panel_done", fn_);
-      b_.CreateCondBr(direct.ok, in_place, packed);
-      b_.SetInsertPoint(in_place);
-      const Micros direct_micros = {{}, direct_};
-      KILN_RETURN_IF_ERROR(
-          row_panel(direct_micros, direct.table, direct.shift, row0, b_.getTrue()));
-      b_.CreateBr(joined);
-      b_.SetInsertPoint(packed);
-      KILN_RETURN_IF_ERROR(pack_and_call());
-      b_.CreateBr(joined);
-      b_.SetInsertPoint(joined);
-      return absl::OkStatus();
+  auto block_start = [&](llvm::Value* block) { return b_.CreateMul(block, ir_.I64(s_.kc)); };
+  auto pack_b = [&](llvm::Value* p0, llvm::Value* pb) {
+    llvm::Value* kc = ir_.Min(ir_.I64(s_.kc), b_.CreateSub(ir_.I64(s_.k), p0));
+    return EmitPackB(ir_, fn_, s_, bm, j0, cols, p0, kc, pb);
+  };
+  // At least one block: K = 0 still stores zeros.
+  llvm::Value* blocks = ir_.I64(std::max<int64_t>(1, (s_.k + s_.kc - 1) / s_.kc));
+  if (!s_.b_resident) {
+    // Per depth block: its B block, then every item.
+    return ir_.Loop(fn_, ir_.I64(0), blocks, 1, [&](llvm::Value* block) -> absl::Status {
+      llvm::Value* p0 = block_start(block);
+      KILN_RETURN_IF_ERROR(pack_b(p0, pb_base));
+      return block_items(p0, pb_base, first_it, last_it);
     });
+  }
+  // All of B packed once; then per item every depth block, so the item's
+  // C tile stays in cache between blocks.
+  auto block_b = [&](llvm::Value* block) {
+    return b_.CreateGEP(b_.getInt8Ty(), pb_base, b_.CreateMul(block, ir_.I64(s_.b_block_bytes)));
+  };
+  KILN_RETURN_IF_ERROR(ir_.Loop(fn_, ir_.I64(0), blocks, 1, [&](llvm::Value* block) {
+    return pack_b(block_start(block), block_b(block));
   }));
-  p0->addIncoming(next, b_.GetInsertBlock());
-  b_.CreateCondBr(b_.CreateICmpSLT(next, ir_.I64(s_.k)), block, done);
-  b_.SetInsertPoint(done);
-  return absl::OkStatus();
+  return ir_.Loop(fn_, first_it, last_it, 1, [&](llvm::Value* it) {
+    return ir_.Loop(fn_, ir_.I64(0), blocks, 1, [&](llvm::Value* block) {
+      return block_items(block_start(block), block_b(block), it, b_.CreateAdd(it, ir_.I64(1)));
+    });
+  });
 }
 
 absl::Status GemmEmitter::Emit() {
@@ -492,8 +511,7 @@ absl::Status GemmEmitter::Emit() {
   // The zero cells direct A points padding at.
   if (s_.zero_bytes > 0) {
     llvm::Value* zeros = b_.CreateGEP(
-        b_.getInt8Ty(), fn_->getArg(3),
-        ir_.I64(s_.a_panel_bytes + s_.b_block_bytes + s_.table_bytes));
+        b_.getInt8Ty(), fn_->getArg(3), ir_.I64(s_.a_panel_bytes + s_.b_bytes + s_.table_bytes));
     b_.CreateMemSet(zeros, b_.getInt8(0), s_.zero_bytes, llvm::MaybeAlign(64));
   }
   // while (w < end): the items of one column tile from w on.

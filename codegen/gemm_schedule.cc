@@ -17,6 +17,8 @@ namespace {
 constexpr int64_t kL2BlockBytes = 512 * 1024;
 constexpr int64_t kMaxKc = 256;
 constexpr int64_t kMaxMc = 256;
+// All of B packed at once (GemmSchedule::b_resident) up to this size.
+constexpr int64_t kResidentBBytes = 512 * 1024;
 // Fewer work items than this leave threads idle on a mid-sized GEMM.
 constexpr int64_t kMinWorkItems = 8;
 // Fewer channels than this make a row-table micro-kernel reload its row
@@ -220,7 +222,11 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   s.a_panel_bytes = RoundUp(s.mr * (s.kc + (s.windows ? s.lanes : 0)) * 4, 64);
   s.b_block_bytes = RoundUp(s.kc * RoundUp(s.nc, s.nr) * 4, 64);
   if (s.windows.has_value() && !s.rows_in_lanes && !s.row_tables) ScheduleDirectA(s);
-  s.scratch_bytes = s.a_panel_bytes + s.b_block_bytes + s.table_bytes + s.zero_bytes;
+  // Direct-A tables cover the rows of all a call's items per block.
+  const int64_t blocks = std::max<int64_t>(1, CeilDiv(s.k, s.kc));
+  s.b_resident = !s.direct_a && blocks > 1 && blocks * s.b_block_bytes <= kResidentBBytes;
+  s.b_bytes = s.b_resident ? blocks * s.b_block_bytes : s.b_block_bytes;
+  s.scratch_bytes = s.a_panel_bytes + s.b_bytes + s.table_bytes + s.zero_bytes;
   return s;
 }
 
@@ -243,6 +249,7 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
                   direct_a ? " direct a" : "", row_tables ? " row tables" : "",
+                  b_resident ? " b resident" : "",
                   rows_in_lanes ? " rows in lanes" : "", "\n");
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;

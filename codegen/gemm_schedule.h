@@ -65,6 +65,12 @@ struct GemmSchedule {
   int64_t work_items = 0;
   int64_t a_panel_bytes = 0;  // one packed A panel, with packing slack
   int64_t b_block_bytes = 0;  // one packed B block
+  // Set when all of B's blocks fit in kResidentBBytes: a call packs them
+  // all first and then runs each item through every depth block, so the
+  // item's C tile stays in cache between blocks (else C streams through
+  // memory once per block). b_bytes: the scratch the packed B takes.
+  bool b_resident = false;
+  int64_t b_bytes = 0;
   // Direct A (windows only): a full panel whose cells need no padding check
   // is read straight from the image, not packed: per kc block, tables of kc
   // pointers (one per depth) and per panel a shift give
