@@ -79,9 +79,28 @@ bool ElementwiseLoop(const Graph& g, const KernelGroup& k) {
   return k.kind == GroupKind::kJit && g.node(k.root).op->fusion != FusionKind::kReduction;
 }
 
+// Whether every node of kernel `k` that reads a value kernel `i` writes is
+// elementwise over that value's shape (reads it at the same position).
+template <typename Writer>
+bool ReadsOnlyInPlace(const Graph& g, const KernelGroup& k, size_t i, Writer writer) {
+  for (NodeId id : k.nodes) {
+    const Node& n = g.node(id);
+    for (NodeId in : n.inputs) {
+      if (writer(in) != static_cast<int>(i)) continue;
+      if (n.op->fusion != FusionKind::kElementwise || !(n.type.shape == g.node(in).type.shape)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 // Merges a later elementwise kernel into an earlier one over the same loop
-// when they read a common input and everything the later one reads is ready
-// before the earlier one runs: the common input is then read once.
+// when everything the later one reads is ready before the earlier one runs
+// and it either reads a common input (read once) or reads the earlier
+// one's outputs, each only elementwise at the same position (they stay in
+// registers: an optimizer writes a moment and updates the weight from it
+// in one pass).
 void MergeSiblings(const Graph& g, FusionPlan& plan) {
   std::vector<KernelGroup>& k = plan.groups;
   // The kernel that writes each value.
@@ -93,18 +112,28 @@ void MergeSiblings(const Graph& g, FusionPlan& plan) {
           g.node(k[i].root).type.shape != g.node(k[j].root).type.shape) {
         continue;
       }
-      NodeId shared = kNoNode;
+      NodeId shared = kNoNode, produced = kNoNode;
       bool ready = true;
       for (NodeId in : k[j].inputs) {
         if (std::find(k[i].inputs.begin(), k[i].inputs.end(), in) != k[i].inputs.end()) shared = in;
-        ready = ready && writer(in) < static_cast<int>(i);
+        if (writer(in) == static_cast<int>(i)) {
+          produced = in;
+        } else {
+          ready = ready && writer(in) < static_cast<int>(i);
+        }
       }
-      if (shared == kNoNode || !ready) continue;
-      plan.merges.push_back(absl::StrCat("k", j, " merged into k", i, ": both read %", shared));
+      if (!ready || (shared == kNoNode && produced == kNoNode)) continue;
+      if (produced != kNoNode && !ReadsOnlyInPlace(g, k[j], i, writer)) continue;
+      plan.merges.push_back(produced != kNoNode
+                                ? absl::StrCat("k", j, " merged into k", i, ": it reads %",
+                                               produced, " where k", i, " writes it")
+                                : absl::StrCat("k", j, " merged into k", i, ": both read %",
+                                               shared));
       for (NodeId id : k[j].nodes) k[i].nodes.push_back(id);
       for (NodeId id : k[j].outputs) k[i].outputs.push_back(id);
       for (NodeId in : k[j].inputs) {
-        if (std::find(k[i].inputs.begin(), k[i].inputs.end(), in) == k[i].inputs.end()) {
+        if (writer(in) != static_cast<int>(i) &&
+            std::find(k[i].inputs.begin(), k[i].inputs.end(), in) == k[i].inputs.end()) {
           k[i].inputs.push_back(in);
         }
       }

@@ -47,7 +47,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "k1 fused_exp_div_k1 jit: %1 %3 <- reads %0 %2\n"
                  "no: %2 (reduce_sum) not fused: a reduction: reductions are kernel roots\n"
                  "copy: %1 (exp) computed in 2 kernels instead of a round trip through memory\n"},
-        PlanCase{"a value read by more than three kernels is written once",
+        PlanCase{"a value read by more than three kernels is written once; its elementwise readers "
+                 "join its kernel",
                  "%0:f32[8] = input() {dtype=f32, name=\"x\", shape=[8]}\n"
                  "%1:f32[8] = exp(%0)\n"
                  "%2:f32[] = reduce_sum(%1) {axes=(0), keepdims=0}\n"
@@ -55,12 +56,21 @@ INSTANTIATE_TEST_SUITE_P(
                  "%4:f32[8] = neg(%1)\n"
                  "%5:f32[8] = sqrt(%1)\n"
                  "return %2, %3, %4, %5\n",
-                 "k0 fused_exp_k0 jit: %1 <- reads %0\n"
+                 "k0 fused_exp_neg_sqrt_k0 jit: %1 %4 %5 <- reads %0\n"
                  "k1 fused_reduce_sum_k1 jit: %2 <- reads %1\n"
                  "k2 fused_reduce_max_k2 jit: %3 <- reads %1\n"
-                 "k3 fused_neg_sqrt_k3 jit: %4 %5 <- reads %1\n"
                  "no: %1 (exp) not fused: read by 4 kernels: computed once\n"
-                 "sibling: k4 merged into k3: both read %1\n"},
+                 "sibling: k3 merged into k0: it reads %1 where k0 writes it\n"
+                 "sibling: k3 merged into k0: it reads %1 where k0 writes it\n"},
+        PlanCase{"a kernel that reads another's output elsewhere than in place stays apart",
+                 "%0:f32[4,4] = input() {dtype=f32, name=\"x\", shape=[4,4]}\n"
+                 "%1:f32[4,4] = exp(%0)\n"
+                 "%2:f32[4,4] = transpose(%1) {permutation=(1,0)}\n"
+                 "%3:f32[4,4] = neg(%2)\n"
+                 "return %1, %3\n",
+                 "k0 fused_exp_k0 jit: %1 <- reads %0\n"
+                 "k1 fused_transpose_neg_k1 jit: %2 %3 <- reads %1\n"
+                 "no: %1 (exp) not fused: a program output: it is written to memory anyway\n"},
         PlanCase{"a contraction is a GEMM kernel that takes its reader as an epilogue",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
                  "%1:f32[8,5] = input() {dtype=f32, name=\"w\", shape=[8,5]}\n"
