@@ -294,8 +294,9 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     }
     const Tensor regularization = HasRegularization() ? RegularizationLoss() : Tensor();
     // The loss and metric nodes (and below, the optimizer's) are labelled
-    // like layers, so profiles and errors say where they came from.
-    std::optional<LayerScope> scope(std::in_place, "loss");
+    // like layers, so profiles and errors say where they came from (the
+    // location given here: a default one would name std::optional's code).
+    std::optional<LayerScope> scope(std::in_place, "loss", SourceLoc::current());
     StepResults results =
         BuildStepResults(setup.outputs, outputs_, labels, weight_inputs, regularization);
     scope.reset();
@@ -307,7 +308,7 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
       std::vector<Tensor> variables;
       for (const Weight* w : trainable) variables.push_back(WeightVariable(*w));
       KILN_ASSIGN_OR_RETURN(std::vector<Tensor> gradients, Grad(loss, variables));
-      scope.emplace("optimizer");
+      scope.emplace("optimizer", SourceLoc::current());
       KILN_ASSIGN_OR_RETURN(updates, optimizer.BuildUpdates(variables, gradients));
       scope.reset();
       for (size_t i = 0; i < trainable.size(); ++i) {  // constraints after the update
