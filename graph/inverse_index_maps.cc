@@ -1,8 +1,10 @@
 // Removal of index-map pairs that undo each other: a value transposed and
 // transposed back (the layout changes of a chain of channels_first layers,
-// forward and backward), or reshaped and reshaped back. Only maps that are
-// bijections qualify (permutations of the axes with flips, or reshapes):
-// a pad after a slice composes to an identity of indices but not of values.
+// forward and backward), or reshaped and reshaped back, also across an
+// elementwise node whose inputs all come through the inner map. Only maps
+// that are bijections qualify (permutations of the axes with flips, or
+// reshapes): a pad after a slice composes to an identity of indices but not
+// of values.
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -70,6 +72,29 @@ bool ComposeToIdentity(const IndexMap& inner, const IndexMap& outer) {
   return true;
 }
 
+
+// Whether the maps `outer` after `inner_id` undo each other: `inner_id` is
+// a bijective index map whose input has the shape `outer` produces.
+bool Undoes(const Graph& g, const IndexMap& outer, const Shape& outer_shape, NodeId inner_id) {
+  std::optional<IndexMap> inner = BijectionOf(g, inner_id);
+  return inner.has_value() && g.node(g.node(inner_id).inputs[0]).type.shape == outer_shape &&
+         ComposeToIdentity(*inner, outer);
+}
+
+// Whether node `id` feeds only `reader` (and is no program output).
+bool OnlyFeeds(const Graph& g, NodeId id, NodeId reader) {
+  for (NodeId out : g.outputs()) {
+    if (out == id) return false;
+  }
+  for (NodeId user = id + 1; user < g.num_nodes(); ++user) {
+    if (user == reader) continue;
+    for (NodeId in : g.node(user).inputs) {
+      if (in == id) return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<bool> EliminateInverseIndexMaps(Graph& graph) {
@@ -79,12 +104,30 @@ absl::StatusOr<bool> EliminateInverseIndexMaps(Graph& graph) {
     std::optional<IndexMap> outer = BijectionOf(graph, id);
     if (!outer.has_value()) continue;
     const NodeId middle = outer_node.inputs[0];
-    std::optional<IndexMap> inner = BijectionOf(graph, middle);
-    if (!inner.has_value()) continue;
-    const NodeId source = graph.node(middle).inputs[0];
-    if (!(graph.node(source).type == outer_node.type)) continue;
-    if (!ComposeToIdentity(*inner, *outer)) continue;
-    graph.ReplaceAllUses(id, source);
+    if (Undoes(graph, *outer, outer_node.type.shape, middle)) {
+      graph.ReplaceAllUses(id, graph.node(middle).inputs[0]);
+      changed = true;
+      continue;
+    }
+    // An elementwise node between a map and its inverse (an activation
+    // between two channels_first layers, its gradient): it runs in the
+    // outer layout on the inner maps' inputs, when every input of it is such
+    // a map and nothing else reads it.
+    const Node& between = graph.node(middle);
+    if (between.op->fusion != FusionKind::kElementwise || between.inputs.empty() ||
+        !OnlyFeeds(graph, middle, id)) {
+      continue;
+    }
+    bool all_undone = true;
+    for (NodeId in : between.inputs) {
+      all_undone = all_undone && graph.node(in).type.shape == between.type.shape &&
+                   Undoes(graph, *outer, outer_node.type.shape, in);
+    }
+    if (!all_undone) continue;
+    Node& moved = graph.mutable_node(middle);
+    for (NodeId& in : moved.inputs) in = graph.node(in).inputs[0];
+    moved.type = TensorType{moved.type.dtype, outer_node.type.shape};
+    graph.ReplaceAllUses(id, middle);
     changed = true;
   }
   return changed;

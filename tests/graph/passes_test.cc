@@ -87,6 +87,41 @@ TEST(InverseIndexMapTest, KeepsMapsThatDoNotUndoEachOther) {
   EXPECT_EQ(PrintGraph(*g), text);
 }
 
+TEST(InverseIndexMapTest, DropsAPairAcrossAnElementwiseNode) {
+  // neg and add run on the untransposed values; the maps become dead code.
+  auto g = Parse(std::string(kCube) +
+                 "%1:f32[2,3,4] = input() {dtype=f32, name=\"y\", shape=[2,3,4]}\n"
+                 "%2:f32[3,4,2] = transpose(%0) {permutation=(1,2,0)}\n"
+                 "%3:f32[3,4,2] = transpose(%1) {permutation=(1,2,0)}\n"
+                 "%4:f32[3,4,2] = neg(%2)\n"
+                 "%5:f32[2,3,4] = transpose(%4) {permutation=(2,0,1)}\n"
+                 "%6:f32[3,4,2] = add(%2, %3)\n"
+                 "%7:f32[2,3,4] = transpose(%6) {permutation=(2,0,1)}\n"
+                 "return %5, %7\n");
+  EXPECT_TRUE(*EliminateInverseIndexMaps(*g));
+  EXPECT_TRUE(*EliminateDeadCode(*g));
+  EXPECT_EQ(PrintGraph(*g), std::string(kCube) +
+                                "%1:f32[2,3,4] = neg(%0)\n"
+                                "%2:f32[2,3,4] = input() {dtype=f32, name=\"y\", shape=[2,3,4]}\n"
+                                "%3:f32[2,3,4] = add(%0, %2)\n"
+                                "return %1, %3\n");
+}
+
+TEST(InverseIndexMapTest, KeepsAnElementwiseNodeOthersReadOrThatBroadcasts) {
+  // %3 is also an output; %6 adds a broadcast row, not a transposed value.
+  const std::string text = std::string(kCube) +
+                           "%1:f32[3,4,2] = transpose(%0) {permutation=(1,2,0)}\n"
+                           "%2:f32[3,4,2] = neg(%1)\n"
+                           "%3:f32[2,3,4] = transpose(%2) {permutation=(2,0,1)}\n"
+                           "%4:f32[2] = input() {dtype=f32, name=\"b\", shape=[2]}\n"
+                           "%5:f32[3,4,2] = add(%1, %4)\n"
+                           "%6:f32[2,3,4] = transpose(%5) {permutation=(2,0,1)}\n"
+                           "return %2, %3, %6\n";
+  auto g = Parse(text);
+  EXPECT_FALSE(*EliminateInverseIndexMaps(*g));
+  EXPECT_EQ(PrintGraph(*g), text);
+}
+
 TEST(ConstantFoldingTest, EvaluatesConstantSubgraphsWithTheirKernels) {
   auto g = Parse(std::string(kX) +
                  "%1:f32[2] = constant() {value=f32[2]{1,2}}\n"

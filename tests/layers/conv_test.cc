@@ -10,6 +10,7 @@
 
 #include "autodiff/grad.h"
 #include "autodiff/gradient_check.h"
+#include "layers/activation.h"
 #include "gtest/gtest.h"
 #include "ops/ops.h"
 #include "tests/layers/conv_test_util.h"
@@ -227,6 +228,16 @@ TEST(ConvTest, GradientsMatchFiniteDifferences) {
   }
 }
 
+// The transposes a program text lists.
+int Transposes(const std::string& program) {
+  int count = 0;
+  for (size_t at = program.find(" = transpose("); at != std::string::npos;
+       at = program.find(" = transpose(", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 // A chain of channels_first layers runs channels-last inside: the layout
 // changes between layers, and their transposed gradients, undo each other
 // and drop out of the compiled program, leaving the input's and the
@@ -254,12 +265,7 @@ TEST(ConvTest, ChannelsFirstChainsChangeTheLayoutOnlyAtTheEnds) {
     ASSERT_TRUE(exe.ok()) << exe.status();
     absl::StatusOr<std::string> text = (*exe)->ProgramText(2);
     ASSERT_TRUE(text.ok()) << text.status();
-    int transposes = 0;
-    for (size_t at = text->find(" = transpose("); at != std::string::npos;
-         at = text->find(" = transpose(", at + 1)) {
-      ++transposes;
-    }
-    EXPECT_EQ(transposes, 4) << *text;
+    EXPECT_EQ(Transposes(*text), 4) << *text;
     absl::StatusOr<std::vector<Buffer>> got = (*exe)->Run(feeds);
     ASSERT_TRUE(got.ok()) << got.status();
     for (size_t k = 0; k < outputs.size(); ++k) {
@@ -270,6 +276,23 @@ TEST(ConvTest, ChannelsFirstChainsChangeTheLayoutOnlyAtTheEnds) {
       }
     }
   }
+}
+
+// For inference, an activation layer between channels_first convolutions
+// runs channels-last too: the transposes around it cancel.
+TEST(ConvTest, ChannelsFirstActivationLayersRunInTheInnerLayout) {
+  auto g = Graph::Create();
+  Tensor x = Input(g, "x", DType::kF32, Shape{Shape::kBatch, 3, 7, 6});
+  const ConvOptions cf{.padding = "same", .data_format = "channels_first"};
+  Tensor h = MakeLayer<ActivationLayer>("tanh")(MakeLayer<Conv2D>(4, IntList{3, 3}, cf)(x));
+  Tensor y = MakeLayer<Conv2D>(2, IntList{3, 3}, cf)(h);
+  auto exe = Executable::Compile({y}, ExecutableOptions{.backend = Backend::kJit});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  absl::StatusOr<std::string> text = (*exe)->ProgramText(2);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(Transposes(*text), 2) << *text;
+  Buffer xv = ConvTestRandom(Shape{2, 3, 7, 6}, 13);
+  RunOnBothBackends(y, {{"x", &xv}});  // the JIT (optimized) agrees with the evaluator
 }
 
 TEST(ConvTest, DropsTheMaskAndKeepsRegularizersAndConstraints) {
