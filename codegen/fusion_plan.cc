@@ -219,6 +219,44 @@ std::string EpilogueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>
   return "";
 }
 
+// The elements of the loop that would compute a node read by `users` in
+// kernel `reader`: the kernel's loop, or for a GEMM kernel (whose
+// prologue and epilogue loop over its operand A and its output) the
+// largest of its users there.
+int64_t ReaderLoop(const Graph& g, const KernelGroup& reader, const std::vector<NodeId>& users) {
+  if (reader.contraction == kNoNode) return LoopElements(g, reader.root);
+  int64_t loop = 0;
+  for (NodeId u : users) {
+    if (std::count(reader.nodes.begin(), reader.nodes.end(), u) > 0 && u != reader.contraction) {
+      loop = std::max(loop, g.node(u).type.shape.NumElements());
+    }
+  }
+  return loop;
+}
+
+// Why the elementwise node `id` cannot be computed while the contraction
+// that reads it packs its A operand (a prologue), or "" when it can: it must
+// be A only, read by nothing else, and A must be a plain row-major matrix
+// (no windows, not transposed, rows contiguous).
+std::string PrologueRefusal(const Graph& g, NodeId id, const std::vector<NodeId>& users,
+                            NodeId contraction) {
+  const Node& c = g.node(contraction);
+  if (users.size() != 1) return "the value is read elsewhere too";
+  if (c.inputs[0] != id || c.inputs[1] == id) return "it reads its B operand from memory";
+  const Node& n = g.node(id);
+  if (n.op->fusion != FusionKind::kElementwise || n.type.dtype != DType::kF32) {
+    return "only an elementwise f32 chain can be its prologue";
+  }
+  std::vector<TensorType> in_types;
+  for (NodeId in : c.inputs) in_types.push_back(g.node(in).type);
+  absl::StatusOr<GemmProblem> p = c.op->contraction(in_types, c.type, c.attrs);
+  if (!p.ok() || p->a_windows.has_value() || p->a_transposed || p->lda != p->k ||
+      n.type.shape.rank() == 0 || n.type.shape.dim(n.type.shape.rank() - 1) != p->k) {
+    return "it reads A through windows or strides, from memory";
+  }
+  return "";
+}
+
 }  // namespace
 
 absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
@@ -326,12 +364,14 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
                              " is a window kernel, which reads its inputs from memory");
         } else if (reader.contraction != kNoNode &&
                    std::count(users[id].begin(), users[id].end(), reader.contraction) > 0) {
-          why = absl::StrCat("its reader ", describe(reader.contraction),
-                             " is a GEMM, which reads its operands from memory");
+          why = PrologueRefusal(g, id, users[id], reader.contraction);
+          if (!why.empty()) {
+            why = absl::StrCat("its reader ", describe(reader.contraction), " is a GEMM: ", why);
+          }
         } else if (flat_reader != kNoNode) {
           why = absl::StrCat("read by position through ", describe(flat_reader),
                              ", which needs it in memory");
-        } else if (n.type.shape.NumElements() < LoopElements(g, reader.root)) {
+        } else if (n.type.shape.NumElements() < ReaderLoop(g, reader, users[id])) {
           why = absl::StrCat("smaller than the loop of ", describe(reader.root),
                              ": computed once instead of once per use");
         }

@@ -7,7 +7,9 @@
 // elementwise kernels over the same loop that read a common input merge into
 // one kernel with several outputs (the input is read once); contractions
 // (ops with a `contraction` rule) are GEMM kernels that take the
-// elementwise chain reading their result as an epilogue; other ops without
+// elementwise chain reading their result as an epilogue, and the one
+// computing a row-major A operand that nothing else reads as a prologue
+// (evaluated while A is packed); other ops without
 // a JIT lowering (gathers, random numbers, ...) run their interpreter
 // kernel as a "library" step. Every refusal to fuse says why,
 // and the plan prints as text that tests compare (KILN_EXPLAIN_FUSION=1

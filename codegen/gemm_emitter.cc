@@ -59,6 +59,11 @@ class GemmEmitter {
   // The epilogue's values for accumulator `acc` at (batch indices, row, col).
   absl::StatusOr<llvm::Value*> Epilogue(llvm::Value* buffers, const std::vector<llvm::Value*>& idx,
                                         llvm::Value* col, llvm::Value* mask, llvm::Value* acc);
+  // A's rows [row0, row0 + rows) at depths [p0, p0 + kc) from the prologue
+  // (GemmSchedule::has_prologue), to dst[r * round_up(kc_max, lanes) + p];
+  // `a_off`: the batch matrix's element offset in A.
+  absl::Status PrologueRows(llvm::Value* a_off, llvm::Value* row0, llvm::Value* rows,
+                            llvm::Value* p0, llvm::Value* kc, llvm::Value* dst);
   // The kernel's body for the items [w, group_end) of one column tile.
   absl::Status ColumnTile(llvm::Value* w, llvm::Value* group_end, llvm::Value* scratch);
 
@@ -320,6 +325,34 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, 
   return fn;
 }
 
+absl::Status GemmEmitter::PrologueRows(llvm::Value* a_off, llvm::Value* row0, llvm::Value* rows,
+                                       llvm::Value* p0, llvm::Value* kc, llvm::Value* dst) {
+  const KernelSchedule& pro = s_.prologue;
+  const int rank = static_cast<int>(pro.dims.size());
+  const int64_t stride = (s_.kc + s_.lanes - 1) / s_.lanes * s_.lanes;
+  std::vector<llvm::Value*> pointers(buffers_.begin(), buffers_.begin() + s_.num_inputs);
+  // A is row-major with rows of k elements: row `row0 + r` of this batch
+  // matrix is A's row a_off / k + row0 + r over its leading dims.
+  llvm::Value* first_row = b_.CreateAdd(b_.CreateSDiv(a_off, ir_.I64(s_.k)), row0);
+  return ir_.Loop(fn_, ir_.I64(0), rows, 1, [&](llvm::Value* r) {
+    std::vector<llvm::Value*> idx(rank, nullptr);
+    llvm::Value* rest = b_.CreateAdd(first_row, r);
+    for (int d = rank - 2; d >= 0; --d) {
+      idx[d] = d == 0 ? rest : b_.CreateSRem(rest, ir_.I64(pro.dims[d]));
+      if (d > 0) rest = b_.CreateSDiv(rest, ir_.I64(pro.dims[d]));
+    }
+    llvm::Value* row_dst = ir_.At(dst, b_.CreateMul(r, ir_.I64(stride)));
+    return ir_.Loop(fn_, ir_.I64(0), kc, s_.lanes, [&](llvm::Value* p) -> absl::Status {
+      llvm::Value* mask = ir_.FirstN(s_.lanes, b_.CreateSub(kc, p));
+      KILN_ASSIGN_OR_RETURN(std::vector<llvm::Value*> values,
+                            EmitScheduleValues(g_, pro, b_, pointers, idx, b_.CreateAdd(p0, p),
+                                               mask, kNoNode, nullptr));
+      b_.CreateMaskedStore(values[pro.results[0]], ir_.At(row_dst, p), llvm::Align(4), mask);
+      return absl::OkStatus();
+    });
+  });
+}
+
 absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llvm::Value* scratch) {
   const int64_t mt = s_.m_tiles, nt = s_.n_tiles;
   llvm::Value* group = b_.CreateSDiv(w, ir_.I64(mt));
@@ -337,13 +370,14 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
     b_off = b_.CreateAdd(b_off, b_.CreateMul(i, ir_.I64(s_.b_batch[d])));
     c_off = b_.CreateAdd(c_off, b_.CreateMul(i, ir_.I64(s_.c_batch[d])));
   }
-  llvm::Value* a = ir_.At(buffers_[s_.a_buffer], a_off);
+  llvm::Value* a = s_.has_prologue ? nullptr : ir_.At(buffers_[s_.a_buffer], a_off);
   llvm::Value* bm = ir_.At(buffers_[s_.b_buffer], b_off);
   llvm::Value* c = ir_.At(buffers_[s_.num_inputs], c_off);
   llvm::Value* pa = scratch;
   llvm::Value* pb_base = b_.CreateGEP(b_.getInt8Ty(), scratch, ir_.I64(s_.a_panel_bytes));
   llvm::Value* tables = b_.CreateGEP(b_.getInt8Ty(), pb_base, ir_.I64(s_.b_bytes));
   llvm::Value* zeros = b_.CreateGEP(b_.getInt8Ty(), tables, ir_.I64(s_.table_bytes));
+  llvm::Value* prologue_rows = b_.CreateGEP(b_.getInt8Ty(), zeros, ir_.I64(s_.zero_bytes));
   llvm::Value* j0 = b_.CreateMul(jt, ir_.I64(s_.nc));
   llvm::Value* cols = ir_.Min(ir_.I64(s_.nc), b_.CreateSub(ir_.I64(s_.n), j0));
   llvm::Value* panels = b_.CreateSDiv(b_.CreateAdd(cols, ir_.I64(s_.nr - 1)), ir_.I64(s_.nr));
@@ -418,7 +452,17 @@ absl::Status GemmEmitter::ColumnTile(llvm::Value* w, llvm::Value* group_end, llv
           if (s_.windows.has_value()) {
             KILN_RETURN_IF_ERROR(EmitPackWindowsA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
           } else {
-            KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+            if (s_.has_prologue) {
+              // A's rows computed first, then packed from there.
+              KILN_RETURN_IF_ERROR(PrologueRows(a_off, row0, rows, p0, kc, prologue_rows));
+              GemmSchedule from_rows = s_;
+              from_rows.a_row = (s_.kc + s_.lanes - 1) / s_.lanes * s_.lanes;
+              from_rows.a_col = 1;
+              KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, from_rows, prologue_rows, ir_.I64(0), rows,
+                                             ir_.I64(0), kc, pa));
+            } else {
+              KILN_RETURN_IF_ERROR(EmitPackA(ir_, fn_, s_, a, row0, rows, p0, kc, pa));
+            }
           }
           return row_panel(micro_, pa, ir_.I64(0), row0, b_.CreateICmpEQ(rows, ir_.I64(s_.mr)));
         };

@@ -89,7 +89,9 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   };
   s.a_buffer = find(c.inputs[0]);
   s.b_buffer = find(c.inputs[1]);
-  if (s.a_buffer >= s.num_inputs || s.b_buffer >= s.num_inputs) {
+  s.has_prologue = std::count(group.nodes.begin(), group.nodes.end(), c.inputs[0]) > 0;
+  if (s.has_prologue) s.a_buffer = -1;
+  if ((!s.has_prologue && s.a_buffer >= s.num_inputs) || s.b_buffer >= s.num_inputs) {
     return absl::InternalError("GEMM operands are not kernel inputs");
   }
 
@@ -130,7 +132,14 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
     fc.push_back(1);
   }
   Forms forms{{&fa, &fb, &fc}};
-  if (group.nodes.size() > 1) {
+  if (s.has_prologue) {
+    if (p.a_windows.has_value() || p.a_transposed || p.lda != p.k) {
+      return absl::InternalError("a GEMM prologue needs a row-major A");
+    }
+    KILN_ASSIGN_OR_RETURN(s.prologue,
+                          SchedulePrologue(g, group, c.inputs[0], std::max(4, vector_bits / 32)));
+  }
+  if (group.outputs[0] != group.contraction) {
     KILN_ASSIGN_OR_RETURN(s.epilogue, ScheduleEpilogue(g, group, std::max(4, vector_bits / 32)));
     s.has_epilogue = true;
     for (KernelValue& v : s.epilogue.values) {
@@ -226,15 +235,19 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   const int64_t blocks = std::max<int64_t>(1, CeilDiv(s.k, s.kc));
   s.b_resident = !s.direct_a && blocks > 1 && blocks * s.b_block_bytes <= kResidentBBytes;
   s.b_bytes = s.b_resident ? blocks * s.b_block_bytes : s.b_block_bytes;
-  s.scratch_bytes = s.a_panel_bytes + s.b_bytes + s.table_bytes + s.zero_bytes;
+  if (s.has_prologue) s.prologue_bytes = RoundUp(s.mr * RoundUp(s.kc, s.lanes) * 4, 64);
+  s.scratch_bytes =
+      s.a_panel_bytes + s.b_bytes + s.table_bytes + s.zero_bytes + s.prologue_bytes;
   return s;
 }
 
 std::string GemmSchedule::ToString(const Graph& g) const {
   std::string out = "gemm [";
   for (int64_t d : batch) absl::StrAppend(&out, d, " x ");
-  absl::StrAppend(&out, m, " x ", n, " x ", k, "] a %", buffers[a_buffer], " (", a_row, ", ", a_col,
-                  ") b %", buffers[b_buffer], " (", b_row, ", ", b_col, ") c (", ldc, ", 1)");
+  absl::StrAppend(&out, m, " x ", n, " x ", k, "] a ",
+                  a_buffer >= 0 ? absl::StrCat("%", buffers[a_buffer]) : "prologue", " (", a_row,
+                  ", ", a_col, ") b %", buffers[b_buffer], " (", b_row, ", ", b_col, ") c (", ldc,
+                  ", 1)");
   if (windows.has_value()) {
     const GemmWindows& w = *windows;
     absl::StrAppend(&out, " a windows [", w.images, " x ", absl::StrJoin(w.windows, " x "),
@@ -249,8 +262,9 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
                   direct_a ? " direct a" : "", row_tables ? " row tables" : "",
-                  b_resident ? " b resident" : "",
+                  b_resident ? " b resident" : "", has_prologue ? " prologue" : "",
                   rows_in_lanes ? " rows in lanes" : "", "\n");
+  if (has_prologue) absl::StrAppend(&out, "  prologue ", prologue.ToString(g));
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;
 }

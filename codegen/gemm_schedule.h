@@ -95,6 +95,12 @@ struct GemmSchedule {
   // last store, over dims [batch..., m, n] (after folding), or none.
   bool has_epilogue = false;
   KernelSchedule epilogue;
+  // The fused elementwise chain that computes A (a_buffer is then -1), over
+  // A's own dims; A is row-major with rows of k elements. A panel's rows are
+  // computed into `prologue_bytes` of scratch, then packed.
+  bool has_prologue = false;
+  KernelSchedule prologue;
+  int64_t prologue_bytes = 0;
 
   int64_t flops() const;
   std::string ToString(const Graph& graph) const;

@@ -290,33 +290,58 @@ absl::StatusOr<KernelSchedule> ScheduleKernel(const Graph& g, const KernelGroup&
   return s;
 }
 
+namespace {
+
+// A schedule over `dims` of values computed inside a GEMM kernel, reading
+// `buffers` (the first `inputs` of them): `roots`' values, each also stored
+// at its own position in the description.
+absl::StatusOr<KernelSchedule> ContractionSide(const Graph& g, const KernelGroup& group,
+                                               absl::string_view suffix, std::vector<NodeId> buffers,
+                                               int inputs, const std::vector<NodeId>& roots,
+                                               int vector_width) {
+  KernelSchedule s;
+  s.name = absl::StrCat(group.name, suffix);
+  s.vector_width = vector_width;
+  s.buffers = std::move(buffers);
+  s.num_inputs = inputs;
+  s.dims = g.node(roots[0]).type.shape.dims();
+  const int rank = static_cast<int>(s.dims.size());
+  s.reduced.assign(rank, false);
+  KernelGroup side = group;
+  side.nodes.erase(std::remove(side.nodes.begin(), side.nodes.end(), group.contraction),
+                   side.nodes.end());
+  ValueBuilder builder(g, side, s, rank);
+  for (NodeId root : roots) {
+    if (g.node(root).type.shape.dims() != s.dims) {
+      return absl::InternalError(absl::StrCat(suffix, " value %", root, " has another shape"));
+    }
+    KILN_ASSIGN_OR_RETURN(int v, builder.Visit(root, Identity(rank)));
+    s.results.push_back(v);
+    s.result_dtypes.push_back(g.node(root).type.dtype);
+    s.stores.push_back(Flatten(Identity(rank), g.node(root).type.shape, rank));
+  }
+  return s;
+}
+
+}  // namespace
+
 absl::StatusOr<KernelSchedule> ScheduleEpilogue(const Graph& g, const KernelGroup& group,
                                                 int vector_width) {
   if (group.contraction == kNoNode) return absl::InternalError("not a contraction group");
-  KernelSchedule s;
-  s.name = absl::StrCat(group.name, "_epilogue");
-  s.vector_width = vector_width;
-  s.buffers = group.inputs;
-  s.buffers.push_back(group.contraction);
-  s.num_inputs = static_cast<int>(s.buffers.size());
-  s.buffers.insert(s.buffers.end(), group.outputs.begin(), group.outputs.end());
-  s.dims = g.node(group.contraction).type.shape.dims();
-  const int rank = static_cast<int>(s.dims.size());
-  s.reduced.assign(rank, false);
-  KernelGroup epilogue = group;
-  epilogue.nodes.erase(std::remove(epilogue.nodes.begin(), epilogue.nodes.end(), group.contraction),
-                       epilogue.nodes.end());
-  ValueBuilder builder(g, epilogue, s, rank);
-  for (NodeId out : group.outputs) {
-    if (g.node(out).type.shape.dims() != s.dims) {
-      return absl::InternalError(absl::StrCat("epilogue output %", out, " has another shape"));
-    }
-    KILN_ASSIGN_OR_RETURN(int v, builder.Visit(out, Identity(rank)));
-    s.results.push_back(v);
-    s.result_dtypes.push_back(g.node(out).type.dtype);
-    s.stores.push_back(Flatten(Identity(rank), g.node(out).type.shape, rank));
-  }
-  return s;
+  std::vector<NodeId> buffers = group.inputs;
+  buffers.push_back(group.contraction);
+  const int inputs = static_cast<int>(buffers.size());
+  buffers.insert(buffers.end(), group.outputs.begin(), group.outputs.end());
+  return ContractionSide(g, group, "_epilogue", std::move(buffers), inputs, group.outputs,
+                         vector_width);
+}
+
+absl::StatusOr<KernelSchedule> SchedulePrologue(const Graph& g, const KernelGroup& group,
+                                                NodeId operand, int vector_width) {
+  // A's "store" describes where its element would be: the kernel keeps it
+  // in scratch.
+  return ContractionSide(g, group, "_prologue", group.inputs,
+                         static_cast<int>(group.inputs.size()), {operand}, vector_width);
 }
 
 namespace {

@@ -83,6 +83,12 @@ absl::StatusOr<KernelSchedule> ScheduleEpilogue(const Graph& graph,
                                                 const KernelGroup& group,
                                                 int vector_width);
 
+// The prologue of a contraction group: the value of the contraction's A
+// operand `operand` (a node of the group) computed from group.inputs, over
+// a loop of its dims (the innermost is A's depth). Buffers: group.inputs.
+absl::StatusOr<KernelSchedule> SchedulePrologue(const Graph& graph, const KernelGroup& group,
+                                                NodeId operand, int vector_width);
+
 }  // namespace kiln
 
 #endif  // KILN_CODEGEN_KERNEL_SCHEDULE_H_

@@ -71,18 +71,30 @@ INSTANTIATE_TEST_SUITE_P(
                  "k0 fused_exp_k0 jit: %1 <- reads %0\n"
                  "k1 fused_transpose_neg_k1 jit: %2 %3 <- reads %1\n"
                  "no: %1 (exp) not fused: a program output: it is written to memory anyway\n"},
-        PlanCase{"a contraction is a GEMM kernel that takes its reader as an epilogue",
+        PlanCase{"a contraction is a GEMM kernel that takes its reader as an epilogue and the "
+                 "elementwise producer of A as a prologue",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
                  "%1:f32[8,5] = input() {dtype=f32, name=\"w\", shape=[8,5]}\n"
                  "%2:f32[4,8] = neg(%0)\n"
                  "%3:f32[4,5] = matmul(%2, %1) {transpose_a=0, transpose_b=0}\n"
                  "%4:f32[4,5] = tanh(%3)\n"
                  "return %4\n",
+                 "k0 fused_neg_matmul_tanh_k0 contraction: %2 %3 %4 <- reads %0 %1\n"},
+        PlanCase{"B and a transposed A are read from memory",
+                 "%0:f32[8,4] = input() {dtype=f32, name=\"x\", shape=[8,4]}\n"
+                 "%1:f32[8,5] = input() {dtype=f32, name=\"w\", shape=[8,5]}\n"
+                 "%2:f32[8,4] = neg(%0)\n"
+                 "%3:f32[8,5] = exp(%1)\n"
+                 "%4:f32[4,5] = matmul(%2, %3) {transpose_a=1, transpose_b=0}\n"
+                 "return %4\n",
                  "k0 fused_neg_k0 jit: %2 <- reads %0\n"
-                 "k1 fused_matmul_tanh_k1 contraction: %3 %4 <- reads %2 %1\n"
-                 "no: %2 (neg) not fused: its reader %3 (matmul) is a GEMM, which reads its "
-                 "operands from memory\n"},
-                PlanCase{"a GEMM of at most four columns keeps its rows in the lanes and takes no epilogue",
+                 "k1 fused_exp_k1 jit: %3 <- reads %1\n"
+                 "k2 matmul_k2 contraction: %4 <- reads %2 %3\n"
+                 "no: %3 (exp) not fused: its reader %4 (matmul) is a GEMM: it reads its B operand "
+                 "from memory\n"
+                 "no: %2 (neg) not fused: its reader %4 (matmul) is a GEMM: it reads A through "
+                 "windows or strides, from memory\n"},
+        PlanCase{"a GEMM of at most four columns keeps its rows in the lanes and takes no epilogue",
                  "%0:f32[4,8] = input() {dtype=f32, name=\"x\", shape=[4,8]}\n"
                  "%1:f32[8,3] = input() {dtype=f32, name=\"w\", shape=[8,3]}\n"
                  "%2:f32[4,3] = matmul(%0, %1) {transpose_a=0, transpose_b=0}\n"

@@ -141,13 +141,34 @@ INSTANTIATE_TEST_SUITE_P(
         Case{{2, 1, 3, 4}, {3, 4, 2}}, Case{{4, 3}, {2, 5, 4}, true, true},
         Case{{2, 3, 11, 20}, {1, 3, 20, 50}}, Case{{6, 20, 11}, {20, 53}, true, false}));
 
-// Builds y = chain(matmul(a, w)) and its double reference.
-struct Epilogue {
+// An elementwise chain of two operands around a GEMM (its epilogue:
+// y = chain(matmul(a, w), extra); its prologue: y = matmul(chain(a, extra),
+// w)) and the chain in double.
+struct Chain {
   std::string label;
-  Shape a, w, extra;  // extra: the second operand of the chain
-  Tensor (*chain)(const Tensor& mm, const Tensor& extra);
-  double (*reference)(double mm, double extra);
+  Shape a, w, extra;  // extra: the chain's second operand, broadcast
+  Tensor (*chain)(const Tensor& value, const Tensor& extra);
+  double (*reference)(double value, double extra);
 };
+using Epilogue = Chain;
+using Prologue = Chain;
+
+// The flat index into `extra` (broadcast to `dims`, aligned right) of
+// element `flat` of `dims`.
+int64_t BroadcastOffset(const std::vector<int64_t>& dims, const Shape& extra, int64_t flat) {
+  const int rank = static_cast<int>(dims.size());
+  int64_t rest = flat, off = 0, stride = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    const int64_t idx = rest % dims[d];
+    rest /= dims[d];
+    const int ed = d - (rank - extra.rank());
+    if (ed >= 0) {
+      if (extra.dim(ed) != 1) off += idx * stride;
+      stride *= extra.dim(ed);
+    }
+  }
+  return off;
+}
 
 class GemmEpilogue : public testing::TestWithParam<Epilogue> {};
 
@@ -169,21 +190,10 @@ TEST_P(GemmEpilogue, IsFusedAndMatchesTheChain) {
   ASSERT_TRUE(out.ok()) << out.status();
   Naive want = NaiveMatMul(a, b, false, false);
   // The extra operand broadcast to the output [batch..., m, n].
-  const Shape& es = e.extra;
-  const int rank = static_cast<int>(want.batch.size()) + 2;
   std::vector<int64_t> out_dims = want.batch;
   out_dims.insert(out_dims.end(), {want.m, want.n});
   for (size_t i = 0; i < want.c.size(); ++i) {
-    int64_t rest = static_cast<int64_t>(i), off = 0, stride = 1;
-    for (int d = rank - 1; d >= 0; --d) {
-      const int64_t idx = rest % out_dims[d];
-      rest /= out_dims[d];
-      const int ed = d - (rank - es.rank());
-      if (ed >= 0) {
-        if (es.dim(ed) != 1) off += idx * stride;
-        stride *= es.dim(ed);
-      }
-    }
+    const int64_t off = BroadcastOffset(out_dims, e.extra, static_cast<int64_t>(i));
     want.c[i] = e.reference(want.c[i], z.data<float>()[off]);
     want.bound[i] += 1;
   }
@@ -223,6 +233,94 @@ INSTANTIATE_TEST_SUITE_P(
                              [](const Tensor& m, const Tensor& r) { return m - r; },
                              [](double m, double r) { return m - r; }}),
     [](const testing::TestParamInfo<Epilogue>& info) { return info.param.label; });
+
+// y = matmul(chain(a, extra), w): the chain is the GEMM's prologue,
+// computed while A is packed.
+class GemmPrologue : public testing::TestWithParam<Prologue> {};
+
+TEST_P(GemmPrologue, IsFusedAndMatchesTheChain) {
+  const Prologue& p = GetParam();
+  auto g = Graph::Create();
+  Tensor x = Input(g, "x", DType::kF32, p.a), w = Input(g, "w", DType::kF32, p.w);
+  Tensor extra = Input(g, "extra", DType::kF32, p.extra);
+  Tensor y = MatMul(p.chain(x, extra), w);
+  const Buffer a = Random(p.a, 6), b = Random(p.w, 7), z = Random(p.extra, 8);
+  const Feeds feeds = {{"x", &a}, {"w", &b}, {"extra", &z}};
+  // A after the chain, by the broadcast rule (extra's dims align right).
+  Buffer chained(DType::kF32, p.a);
+  for (int64_t i = 0; i < chained.num_elements(); ++i) {
+    const int64_t off = BroadcastOffset(p.a.dims(), p.extra, i);
+    chained.data<float>()[i] =
+        static_cast<float>(p.reference(a.data<float>()[i], z.data<float>()[off]));
+  }
+  Naive want = NaiveMatMul(chained, b, false, false);
+  for (int threads : {1, 2}) {
+    auto exe = Executable::Compile({y}, {.backend = Backend::kJit, .num_threads = threads});
+    ASSERT_TRUE(exe.ok()) << exe.status();
+    absl::StatusOr<std::string> text = (*exe)->ProgramText(1);
+    ASSERT_TRUE(text.ok());
+    EXPECT_NE(text->find("] a prologue ("), std::string::npos) << *text;
+    EXPECT_EQ(text->find(" jit: "), std::string::npos) << "the chain runs apart:\n" << *text;
+    auto out = (*exe)->Run(feeds);
+    ASSERT_TRUE(out.ok()) << out.status();
+    ExpectNear((*out)[0], want.c, want.bound, p.label);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Chains, GemmPrologue,
+    testing::Values(Prologue{"column_scale_relu",
+                             {37, 50},
+                             {50, 70},
+                             {50},
+                             [](const Tensor& a, const Tensor& s) { return Relu(a * s); },
+                             [](double a, double s) { return std::max(0.0, a * s); }},
+                    Prologue{"sequence_difference",
+                             {3, 11, 40},
+                             {40, 53},
+                             {3, 11, 40},
+                             [](const Tensor& a, const Tensor& e) { return a - e; },
+                             [](double a, double e) { return a - e; }},
+                    Prologue{"batched_two_depth_blocks",
+                             {2, 9, 300},
+                             {2, 300, 17},
+                             {300},
+                             [](const Tensor& a, const Tensor& e) { return a * e + 0.5; },
+                             [](double a, double e) { return a * e + 0.5; }},
+                    Prologue{"three_columns",
+                             {29, 21},
+                             {21, 3},
+                             {29, 1},
+                             [](const Tensor& a, const Tensor& e) { return Tanh(a + e); },
+                             [](double a, double e) { return std::tanh(a + e); }}),
+    [](const testing::TestParamInfo<Prologue>& info) { return info.param.label; });
+
+TEST(GemmTest, APrologueAndAnEpilogueShareTheKernel) {
+  auto g = Graph::Create();
+  Tensor x = Input(g, "x", DType::kF32, Shape{33, 40});
+  Tensor w = Input(g, "w", DType::kF32, Shape{40, 20});
+  Tensor bias = Input(g, "b", DType::kF32, Shape{20});
+  Tensor y = Tanh(MatMul(Neg(x), w) + bias);
+  const Buffer a = Random(Shape{33, 40}, 9), b = Random(Shape{40, 20}, 10),
+               c = Random(Shape{20}, 11);
+  auto exe = Executable::Compile({y}, {.backend = Backend::kJit});
+  ASSERT_TRUE(exe.ok()) << exe.status();
+  absl::StatusOr<std::string> text = (*exe)->ProgramText(1);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("] a prologue ("), std::string::npos) << *text;
+  EXPECT_NE(text->find("  epilogue "), std::string::npos) << *text;
+  auto out = (*exe)->Run({{"x", &a}, {"w", &b}, {"b", &c}});
+  ASSERT_TRUE(out.ok()) << out.status();
+  for (int64_t i = 0; i < 33; ++i) {
+    for (int64_t j = 0; j < 20; ++j) {
+      double sum = c.data<float>()[j];
+      for (int64_t p = 0; p < 40; ++p) {
+        sum -= double{a.data<float>()[i * 40 + p]} * b.data<float>()[p * 20 + j];
+      }
+      ASSERT_NEAR((*out)[0].data<float>()[i * 20 + j], std::tanh(sum), 1e-5) << i << " " << j;
+    }
+  }
+}
 
 TEST(GemmTest, ResultsDoNotDependOnTheThreadCount) {
   auto g = Graph::Create();
