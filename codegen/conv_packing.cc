@@ -1,23 +1,20 @@
-// Packing of an implicit-GEMM A operand read through sliding windows
-// (GemmWindows: convolutions and their gradients). The panel layout is
-// EmitPackA's, dst[p * mr + r]; cells in the padding, or that a strided
-// gradient skips, pack as zeros, so no im2col matrix is ever stored.
+// An implicit-GEMM A operand read through sliding windows (GemmWindows:
+// convolutions and their gradients), without an im2col matrix.
 //
-//   rows = windows (conv forward, input gradient): per run of depths that
-//     share a tap, mr row offsets are computed once; with enough channels
-//     the run is read as mr contiguous vectors and transposed in registers,
-//     with few channels (the first layer) each depth is one masked gather.
-//   rows = cells (filter gradient): per depth (a window), the mr cells of a
-//     panel that share a tap are one contiguous masked load, else a gather.
+//   rows = windows (conv forward, input gradient): row tables
+//     (GemmSchedule::row_tables) hold per panel and tap a pointer per row
+//     to its cell, or to a zero area where the cell is padding or a strided
+//     gradient skips it, so every panel reads A in place. A GEMM with its
+//     rows in the vector lanes packs instead (PackWindowRows: per run of
+//     depths that share a tap, mr row vectors transposed in registers, or a
+//     masked gather per depth for few channels).
+//   rows = cells (filter gradient): with channels a multiple of mr, full
+//     panels read in place through DirectTables (per tap, a pointer per
+//     depth to its cell or to zeros) and Panel (the table and row shift of
+//     a panel); other panels pack (PackCellRows: the mr cells of a tap are
+//     one contiguous masked load, else a gather).
 //
-// Panels whose rows sit at a fixed stride in the source need no packing at
-// all: DirectTables holds, per depth, a pointer to that depth's cell (one
-// table per tap for filter gradients, padding pointing at a zero area), and
-// Panel tells the column tile which table and row shift a panel reads, so
-// the micro-kernel loads A straight from the image. Row tables
-// (GemmSchedule::row_tables) go further: per panel and tap, a pointer per
-// row to its cell or to zeros, so every panel, padded or strided, reads in
-// place.
+// Packed panels have EmitPackA's layout, dst[p * mr + r], padding as zeros.
 #include <algorithm>
 #include <array>
 #include <cstdlib>
@@ -349,13 +346,6 @@ absl::Status WindowPacker::DirectTables(llvm::Value* p0, llvm::Value* kc, llvm::
                                         llvm::Value* row_end, llvm::Value* tables,
                                         llvm::Value* zeros) {
   llvm::Type* ptr = b_.getPtrTy();
-  if (!w_.windows_along_depth) {  // table[p]: the cell of depth p0 + p of window 0
-    return ir_.Loop(fn_, ir_.I64(0), kc, 1, [&](llvm::Value* p) {
-      b_.CreateStore(ir_.At(a_, DepthOffset(b_.CreateAdd(p0, p))),
-                     b_.CreateGEP(ptr, tables, p));
-      return absl::OkStatus();
-    });
-  }
   // Per tap t of the rows [row_begin, row_end), table t * kc_max + p:
   // channel 0 of the cell of tap t in the window of depth p0 + p, or the
   // zeros when that cell is padding. Depths go mr at a time, split over the
@@ -416,27 +406,11 @@ absl::Status WindowPacker::RowTable(llvm::Value* row0, llvm::Value* rows, llvm::
 }
 
 DirectPanel WindowPacker::Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables) {
-  llvm::Value* full = b_.CreateICmpEQ(rows, ir_.I64(mr_));
-  if (w_.windows_along_depth) {  // cells of one tap (channels % mr == 0)
-    llvm::Value* tap = b_.CreateSDiv(row0, ir_.I64(w_.channels));
-    return {full, b_.CreateGEP(b_.getPtrTy(), tables, b_.CreateMul(tap, ir_.I64(s_.kc))),
-            b_.CreateSRem(row0, ir_.I64(w_.channels))};
-  }
-  // Windows on one line of the innermost dim, every cell inside the image.
-  std::vector<llvm::Constant*> lane_ids;
-  for (int r = 0; r < mr_; ++r) lane_ids.push_back(llvm::ConstantInt::get(b_.getInt64Ty(), r));
-  llvm::Value* row = b_.CreateAdd(b_.CreateVectorSplat(mr_, row0),
-                                  llvm::ConstantVector::get(lane_ids));
-  llvm::Value* n = nullptr;
-  const Dims win = Split(ir_.Min(row, Const(row, s_.m - 1)), w_.windows, &n);
-  llvm::Value* inside = PanelInside(win, ir_.FirstN(mr_, rows));
-  llvm::Value* one_line = b_.CreateICmpSLE(
-      b_.CreateAdd(b_.CreateSRem(row0, ir_.I64(w_.windows[2])), rows), ir_.I64(w_.windows[2]));
-  llvm::Value* n0 = nullptr;
-  const Dims win0 = Split(row0, w_.windows, &n0);
-  const Dims no_tap = {ir_.I64(0), ir_.I64(0), ir_.I64(0)};
-  return {b_.CreateAnd(full, b_.CreateAnd(inside, one_line)), tables,
-          Cell(n0, win0, no_tap, b_.getTrue()).first};
+  // Full panels are cells of one tap (channels % mr == 0).
+  llvm::Value* tap = b_.CreateSDiv(row0, ir_.I64(w_.channels));
+  return {b_.CreateICmpEQ(rows, ir_.I64(mr_)),
+          b_.CreateGEP(b_.getPtrTy(), tables, b_.CreateMul(tap, ir_.I64(s_.kc))),
+          b_.CreateSRem(row0, ir_.I64(w_.channels))};
 }
 
 }  // namespace

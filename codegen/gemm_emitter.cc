@@ -39,7 +39,7 @@ class GemmEmitter {
   // C[0..rows)[0..cols) (+)= A panel x B panel, `rows` x `vectors` of
   // accumulators; `first`: C is not read; `last`: the epilogue runs.
   // kDepthTable: pa is a direct-A pointer table and A[r][p] is
-  // pa[p][shift + r * direct_stride]; kRowTable: pa holds per tap t of the
+  // pa[p][shift + r]; kRowTable: pa holds per tap t of the
   // block mr row pointers and A[r][t * channels + c] is pa[t][r][c].
   // Where the micro-kernel reads A: a packed panel, a direct-A table per
   // depth (GemmSchedule::direct_a), or row tables per tap (row_tables).
@@ -233,7 +233,7 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, 
       if (from == AFrom::kDepthTable) {
         llvm::Value* a_row =
             ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
-        multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r * s_.direct_stride)); });
+        multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r)); });
       } else {
         llvm::Value* a_row = ir_.At(pa, b_.CreateMul(depth, ir_.I64(mr)));
         multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r)); });

@@ -100,7 +100,8 @@ absl::Status EmitPackWindowsA(GemmIr& ir, llvm::Function* fn, const GemmSchedule
                               llvm::Value* a, llvm::Value* row0, llvm::Value* rows,
                               llvm::Value* p0, llvm::Value* kc, llvm::Value* dst);
 // Direct A (GemmSchedule::direct_a; codegen/conv_packing.cc): the pointer
-// tables of depths [p0, p0 + kc) at `tables` (`zeros`: the zero cells), and
+// tables of depths [p0, p0 + kc), one per tap of the rows [row_begin,
+// row_end), at `tables` (`zeros`: the zero cells), and
 // for a panel of `rows` rows from row0, whether it reads directly (an i1),
 // its table and its shift.
 absl::Status EmitDirectTables(GemmIr& ir, llvm::Function* fn, const GemmSchedule& s,

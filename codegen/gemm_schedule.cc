@@ -21,9 +21,6 @@ constexpr int64_t kMaxMc = 256;
 constexpr int64_t kResidentBBytes = 512 * 1024;
 // Fewer work items than this leave threads idle on a mid-sized GEMM.
 constexpr int64_t kMinWorkItems = 8;
-// Fewer channels than this make a row-table micro-kernel reload its row
-// pointers too often (GemmSchedule::row_tables).
-constexpr int64_t kMinRowTableChannels = 8;
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t RoundUp(int64_t a, int64_t b) { return CeilDiv(a, b) * b; }
@@ -37,25 +34,19 @@ void EraseDim(const Forms& forms, size_t d) {
   for (std::vector<int64_t>* f : forms.all) f->erase(f->begin() + static_cast<int64_t>(d));
 }
 
-// Whether full panels can skip packing (GemmSchedule::direct_a): windows
-// along the rows need unit divisors (strided gradients skip cells); cells
-// along the rows need panels that never straddle two taps.
+// Whether full panels of a filter gradient (cells along the rows) can skip
+// packing (GemmSchedule::direct_a): they must never straddle two taps, and
+// depths split in 32-bit lanes.
 void ScheduleDirectA(GemmSchedule& s) {
   const GemmWindows& w = *s.windows;
-  if (w.windows_along_depth) {  // depths split in 32-bit lanes
-    if (w.channels % s.mr != 0 || s.k > std::numeric_limits<int32_t>::max()) return;
-    s.direct_stride = 1;
-    s.direct_tables = w.taps[0] * w.taps[1] * w.taps[2];
-    s.zero_bytes = RoundUp(w.channels * 4, 64);
-  } else {
-    for (int64_t d : w.divisor) {
-      if (d != 1) return;
-    }
-    s.direct_stride = w.window_step[2] * w.row_stride[2];
-    s.direct_tables = 1;
+  if (!w.windows_along_depth || w.channels % s.mr != 0 ||
+      s.k > std::numeric_limits<int32_t>::max()) {
+    return;
   }
   s.direct_a = true;
+  s.direct_tables = w.taps[0] * w.taps[1] * w.taps[2];
   s.table_bytes = RoundUp(s.direct_tables * s.kc * 8, 64);
+  s.zero_bytes = RoundUp(w.channels * 4, 64);
 }
 
 }  // namespace
@@ -203,8 +194,7 @@ absl::StatusOr<GemmSchedule> ScheduleGemm(const Graph& g, const KernelGroup& gro
   int64_t batches = 1;
   for (int64_t d : s.batch) batches *= d;
   s.kc = std::max<int64_t>(1, CeilDiv(s.k, CeilDiv(std::max<int64_t>(s.k, 1), kMaxKc)));
-  if (s.windows.has_value() && !s.windows->windows_along_depth && !s.rows_in_lanes &&
-      s.windows->channels >= kMinRowTableChannels) {
+  if (s.windows.has_value() && !s.windows->windows_along_depth && !s.rows_in_lanes) {
     // Blocks of whole taps, as even as they come.
     const GemmWindows& w = *s.windows;
     const int64_t taps = w.taps[0] * w.taps[1] * w.taps[2];

@@ -71,18 +71,14 @@ struct GemmSchedule {
   // memory once per block). b_bytes: the scratch the packed B takes.
   bool b_resident = false;
   int64_t b_bytes = 0;
-  // Direct A (windows only): a full panel whose cells need no padding check
-  // is read straight from the image, not packed: per kc block, tables of kc
-  // pointers (one per depth) and per panel a shift give
-  //   A[row0 + r][p0 + p] = table[p][shift + r * direct_stride].
-  // Rows = windows: one table, panels of windows on one line inside the
-  // image. Rows = cells (filter gradients): one table per tap, cells in the
-  // padding pointing at `zero_bytes` of zeros.
+  // Direct A (filter gradients: cells along the rows, channels a multiple
+  // of mr): a full panel is read straight from the image, not packed: per
+  // kc block, one table of kc pointers per tap (a depth's cell of that tap,
+  // or `zero_bytes` of zeros where it is padding) and per panel a shift give
+  //   A[row0 + r][p0 + p] = table[tap][p][shift + r].
   bool direct_a = false;
-  int64_t direct_stride = 0;
   int64_t direct_tables = 0;
-  // Row tables (windows along the rows, kMinRowTableChannels channels or
-  // more): every panel reads A in place. kc is a whole number of taps; per
+  // Row tables (windows along the rows): every panel reads A in place. kc is a whole number of taps; per
   // panel and kc block, tables of mr pointers per tap give
   //   A[row0 + r][tap * channels + c] = table[tap - tap0][r][c],
   // each row's cell of that tap, or the zeros where the cell is padding or

@@ -32,9 +32,9 @@ struct Case {
   int64_t cout = 1, groups = 1;
   IntList strides, dilations, pad_low, pad_high;
   // How many of the three GEMMs read full A panels in place through
-  // per-depth tables (direct a), how many keep their rows in the vector
-  // lanes (at most four columns), and how many read every panel through
-  // row tables (windows along the rows, 8 channels or more); -1: not
+  // per-tap depth tables (direct a: filter gradients), how many keep their
+  // rows in the vector lanes (at most four columns), and how many read
+  // every panel through row tables (windows along the rows); -1: not
   // checked.
   int direct = -1;
   int rows_in_lanes = -1;
@@ -135,11 +135,11 @@ std::vector<Case> Cases() {
       {"2d in-place panels", {2, 12, 20, 32}, {3, 3}, 40, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1,
        0, 2},
       {"1d strided in-place panels", {2, 60, 16}, {3}, 24, 1, {2}, {2}, {2}, {2}, 1, 0, 2},
-      // Four input channels: the forward's rows 8..15 of lines 1..10 of 20
-      // windows read in place through per-depth tables, the rest packed;
-      // the input gradient has four columns.
+      // Four input channels: the forward reads through row tables too; the
+      // input gradient has four columns; the filter gradient packs (4
+      // channels do not fill a panel of one tap).
       {"2d few channels in-place panels", {2, 12, 20, 4}, {3, 3}, 24, 1, {1, 1}, {1, 1}, {1, 1},
-       {1, 1}, 1, 1, 0},
+       {1, 1}, 0, 1, 1},
       // At most four columns: rows in the vector lanes. Three output
       // channels: the forward (windows) and filter gradient (cells); one
       // input channel: the input gradient; groups of four channels: all
