@@ -1,7 +1,8 @@
 // Shared by the Fit/Evaluate tests (fit_test, fit_sample_weight_test,
-// fit_multi_output_test): a small linear regression problem, a Dense(1)
-// model with fixed starting weights to fit it, and the helpers that compare
-// a fitted model with a twin stepped by hand.
+// fit_multi_output_test, fit_output_sample_weights_test): a small linear
+// regression problem, a Dense(1) model with fixed starting weights to fit
+// it, a two-output model with targets for both heads, and the helpers that
+// compare a fitted model with a twin stepped by hand.
 //
 //   LinearData data(20);
 //   auto fitted = LinearModel(), by_hand = LinearModel();
@@ -12,9 +13,11 @@
 
 #include <cmath>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "layers/dense.h"
+#include "layers/initializers.h"
 #include "layers/model.h"
 #include "layers/optimizers.h"
 
@@ -49,6 +52,38 @@ inline std::unique_ptr<Model> LinearModel(double lr = 0.1, std::vector<Metric> m
                                std::move(metrics), std::move(options)));
   return model;
 }
+
+// x -> Dense(1) "a" (mse, weight 0.5, metric mae) and Dense(1) "b" (mae,
+// weight 2), fixed starting kernels, SGD(0.1), `options` (e.g. weighted
+// metrics for both). `train_b` false: "b" has no loss.
+inline std::unique_ptr<Model> TwoHeads(bool train_b = true, CompileOptions options = {}) {
+  Tensor in = Input({2});
+  auto head = [&](std::vector<double> kernel, const char* name) {
+    return MakeLayer<Dense>(
+        1, DenseOptions{.kernel_initializer = std::make_shared<class Constant>(kernel),
+                        .name = name})(in);
+  };
+  Tensor a = head({0.3, -0.2}, "a");
+  Tensor b = head({-0.1, 0.4}, "b");
+  auto model = std::make_unique<Model>(std::vector<Tensor>{in}, std::vector<Tensor>{a, b});
+  std::vector<OutputTraining> outputs = {
+      {.loss = "mse", .loss_weight = 0.5, .metrics = {"mae"}},
+      train_b ? OutputTraining{.loss = "mae", .loss_weight = 2.0} : OutputTraining{}};
+  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1}), outputs,
+                               std::move(options)));
+  return model;
+}
+
+// Targets for TwoHeads: "a" fits LinearData's y, "b" cos(0.7 i).
+struct TwoTargets {
+  explicit TwoTargets(int n) : data(n) {
+    std::vector<float> bv;
+    for (int i = 0; i < n; ++i) bv.push_back(std::cos(0.7f * i));
+    b = Buffer::FromVector<float>({n, 1}, bv);
+  }
+  LinearData data;  // x and the targets of "a"
+  Buffer b;         // the targets of "b"
+};
 
 inline std::vector<double> WeightValues(const Model& m) {
   std::vector<double> out;
