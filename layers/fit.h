@@ -25,7 +25,10 @@
 // passes; like Keras on arrays, the data holds epochs - initial_epoch
 // passes: when they run out, Fit prints a warning to `out` (whatever the
 // verbosity), ends the epoch with the batches it had (validation and
-// callbacks as usual) and stops; Fit still returns the History.
+// callbacks as usual) and stops; Fit still returns the History. That
+// epoch's progress bar still ends at steps_per_epoch ("4/4", a full bar,
+// the time per step over 4 steps, after 1 batch run), as tf.keras'
+// ProgbarLogger finalizes at its planned target (params["steps"]).
 // (tf.keras 2.x: its array adapter repeats the data epochs - initial_epoch
 // times and DataHandler.catch_stop_iteration logs "Your input ran out of
 // data; interrupting training". When the data end exactly at an epoch's

@@ -110,8 +110,8 @@ TEST(FitOutputSampleWeightsTest, EachOutputsWeightsTravelWithItsShuffledRows) {
       Buffer batch_wa = TakeRows(wa, ids), batch_wb = TakeRows(wb, ids);
       const Buffer* batch_x[] = {&x};
       const Buffer* batch_y[] = {&ya, &yb};
-      auto logs =
-          by_hand->TrainOnBatch(batch_x, batch_y, {.output_sample_weights = {&batch_wa, &batch_wb}});
+      auto logs = by_hand->TrainOnBatch(batch_x, batch_y,
+                                        {.output_sample_weights = {&batch_wa, &batch_wb}});
       ASSERT_TRUE(logs.ok()) << logs.status();
       ASSERT_EQ(logs->size(), 6u);
       // Losses and the plain metric count a batch's rows; each weighted
