@@ -5,7 +5,8 @@
 // logs as the means those steps give (a weighted metric's batches counting
 // for their own output's sums of weights); Evaluate and validation logs
 // against the per-output formulas written out here on Predict's outputs;
-// a single-output model taking its one array as sample_weight; clear
+// a single-output model taking its one array as sample_weight (class
+// weights included); clear
 // errors for the wrong number or rows of arrays and for both forms given.
 #include <cmath>
 #include <map>
@@ -200,6 +201,22 @@ TEST(FitOutputSampleWeightsTest, OneOutputsArrayIsItsSampleWeight) {
   ASSERT_TRUE(unweighted->Fit(data.x, data.y, Quiet({.batch_size = 8})).ok());
   EXPECT_EQ(WeightValues(*per_output), WeightValues(*shared));
   EXPECT_NE(WeightValues(*per_output), WeightValues(*unweighted));
+
+  // class_weight multiplies it, as it does sample_weight.
+  Buffer labels = SignLabels(data);
+  const std::map<int64_t, double> class_weight = {{0, 1.0}, {1, 3.0}};
+  auto classes_per_output = SoftmaxModel(), classes_shared = SoftmaxModel();
+  auto classes_unweighted = SoftmaxModel();
+  auto run = [&](Model& model, FitOptions options) {
+    options.batch_size = 8;
+    options.class_weight = class_weight;
+    ASSERT_TRUE(model.Fit(data.x, labels, Quiet(std::move(options))).ok());
+  };
+  run(*classes_per_output, {.output_sample_weights = {&w}});
+  run(*classes_shared, {.sample_weight = &w});
+  run(*classes_unweighted, {});
+  EXPECT_EQ(WeightValues(*classes_per_output), WeightValues(*classes_shared));
+  EXPECT_NE(WeightValues(*classes_per_output), WeightValues(*classes_unweighted));
 }
 
 TEST(FitOutputSampleWeightsTest, WrongArraysAreClearErrors) {

@@ -82,18 +82,8 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
 TEST(FitTest, ClassWeightsReachEveryStep) {
   // Labels 0/1 by the sign of x0; class 1 counts 3 times as much.
   LinearData data(20);
-  Buffer labels(DType::kI32, Shape{20});
-  for (int i = 0; i < 20; ++i) labels.data<int32_t>()[i] = data.x.GetAsDouble(2 * i) > 0;
-  auto make = [] {
-    Tensor in = Input({2});
-    auto dense = MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"});
-    auto model = std::make_unique<Model>(in, dense(in));
-    dense->weights()[0].value = Buffer::FromVector<float>({2, 2}, {0.3f, -0.2f, 0.1f, 0.4f});
-    KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5}),
-                                 "sparse_categorical_crossentropy"));
-    return model;
-  };
-  auto fitted = make(), by_hand = make(), unweighted = make();
+  Buffer labels = SignLabels(data);
+  auto fitted = SoftmaxModel(), by_hand = SoftmaxModel(), unweighted = SoftmaxModel();
   const std::map<int64_t, double> class_weight = {{0, 1.0}, {1, 3.0}};
   ASSERT_TRUE(fitted
                   ->Fit(data.x, labels,

@@ -1,7 +1,8 @@
 // Shared by the Fit/Evaluate tests (fit_test, fit_sample_weight_test,
 // fit_multi_output_test, fit_output_sample_weights_test): a small linear
 // regression problem, a Dense(1) model with fixed starting weights to fit
-// it, a two-output model with targets for both heads, and the helpers that
+// it, class labels and a softmax model for it, a two-output model with
+// targets for both heads, and the helpers that
 // compare a fitted model with a twin stepped by hand.
 //
 //   LinearData data(20);
@@ -50,6 +51,26 @@ inline std::unique_ptr<Model> LinearModel(double lr = 0.1, std::vector<Metric> m
   dense->weights()[1].value = Buffer::FromVector<float>({1}, {0.1f});
   KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = lr}), "mse",
                                std::move(metrics), std::move(options)));
+  return model;
+}
+
+// Class labels for LinearData: 1 where x0 > 0, else 0.
+inline Buffer SignLabels(const LinearData& data) {
+  const int64_t n = data.x.shape().dim(0);
+  Buffer labels(DType::kI32, Shape{n});
+  for (int64_t i = 0; i < n; ++i) labels.data<int32_t>()[i] = data.x.GetAsDouble(2 * i) > 0;
+  return labels;
+}
+
+// Dense(2, softmax) on 2 inputs with a fixed starting kernel, compiled with
+// SGD(0.5) and sparse_categorical_crossentropy, for SignLabels.
+inline std::unique_ptr<Model> SoftmaxModel() {
+  Tensor in = Input({2});
+  auto dense = MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"});
+  auto model = std::make_unique<Model>(in, dense(in));
+  dense->weights()[0].value = Buffer::FromVector<float>({2, 2}, {0.3f, -0.2f, 0.1f, 0.4f});
+  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5}),
+                               "sparse_categorical_crossentropy"));
   return model;
 }
 
