@@ -129,8 +129,10 @@ class LambdaCallback : public Callback {
 
 // Keras ProgbarLogger: "Epoch 3/5" when there is more than one epoch, then
 // a ProgressBar per epoch over the steps, finalized with the epoch's logs
-// (validation values included). Values are shown as given (Fit passes
-// running averages). `bar_options.verbose` comes from run().verbose.
+// (validation values included) at run().steps when known, as Keras
+// finalizes at params["steps"] even for an epoch that ran out of data.
+// Values are shown as given (Fit passes running averages).
+// `bar_options.verbose` comes from run().verbose.
 class ProgressBarLogger : public Callback {
  public:
   explicit ProgressBarLogger(ProgressBarOptions bar_options) : options_(std::move(bar_options)) {}

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "graph/status_macros.h"
 #include "layers/callbacks.h"
 #include "layers/fit_data.h"
@@ -61,9 +62,19 @@ std::vector<const Buffer*> TargetPointers(const std::vector<Buffer>& targets) {
   return out;
 }
 
+// A batch's weights for TrainOnBatch. On a single-output model the one
+// per-output array is the sample_weight (so class_weight applies to it).
 BatchWeights BatchWeightsOf(const Batch& batch, const std::map<int64_t, double>& class_weight) {
-  return {.sample_weight = batch.sample_weight.has_value() ? &*batch.sample_weight : nullptr,
-          .class_weight = class_weight};
+  BatchWeights weights{.class_weight = class_weight};
+  if (batch.sample_weight.has_value()) weights.sample_weight = &*batch.sample_weight;
+  for (const Buffer& b : batch.output_sample_weights) {
+    weights.output_sample_weights.push_back(b.empty() ? nullptr : &b);
+  }
+  if (weights.output_sample_weights.size() == 1) {
+    weights.sample_weight = weights.output_sample_weights[0];
+    weights.output_sample_weights.clear();
+  }
+  return weights;
 }
 
 absl::Status CheckFitOptions(const FitOptions& o) {
@@ -90,6 +101,9 @@ absl::Status CheckFitOptions(const FitOptions& o) {
   if (!validation_targets && o.validation_sample_weight != nullptr) {
     return bad("validation_sample_weight is set but validation_y is not");
   }
+  if (!validation_targets && !o.validation_output_sample_weights.empty()) {
+    return bad("validation_output_sample_weights is set but validation_ys is not");
+  }
   if (o.out == nullptr) return bad("out is null");
   return absl::OkStatus();
 }
@@ -104,17 +118,30 @@ ProgressBarOptions BarOptions(std::ostream& out, std::optional<bool> terminal,
 
 }  // namespace
 
-absl::StatusOr<ArrayData> Model::MakeArrayData(absl::string_view what,
-                                               absl::Span<const Buffer* const> x,
-                                               absl::Span<const Buffer* const> y,
-                                               const Buffer* sample_weight) const {
+absl::StatusOr<ArrayData> Model::MakeArrayData(
+    absl::string_view what, absl::Span<const Buffer* const> x, absl::Span<const Buffer* const> y,
+    const Buffer* sample_weight, absl::Span<const Buffer* const> output_sample_weights) const {
   if (y.size() != outputs_.size()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": model '", name_, "' has ",
                                                    outputs_.size(), " outputs, got ", y.size(),
                                                    " target arrays (y); give one per output"));
   }
   const std::vector<std::string> names = output_names();
-  absl::StatusOr<ArrayData> data = ArrayData::Make(x, y, sample_weight, names);
+  if (!output_sample_weights.empty()) {
+    if (sample_weight != nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": give sample_weight (one array for every output) or output_sample_weights (one "
+                "array per output), not both"));
+    }
+    if (output_sample_weights.size() != outputs_.size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": model '", name_, "' has ", outputs_.size(), " outputs ('",
+          absl::StrJoin(names, "', '"), "'), got ", output_sample_weights.size(),
+          " output_sample_weights arrays; give one per output (null for weights of 1)"));
+    }
+  }
+  absl::StatusOr<ArrayData> data =
+      ArrayData::Make(x, y, sample_weight, names, output_sample_weights);
   if (!data.ok()) {
     return absl::Status(data.status().code(), absl::StrCat(what, ": ", data.status().message()));
   }
@@ -159,7 +186,8 @@ absl::StatusOr<Logs> Model::Evaluate(absl::Span<const Buffer* const> x,
                                      absl::Span<const Buffer* const> y,
                                      const EvaluateOptions& options) {
   KILN_RETURN_IF_ERROR(status_);
-  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Evaluate", x, y, options.sample_weight));
+  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Evaluate", x, y, options.sample_weight,
+                                                       options.output_sample_weights));
   return EvaluateArrays(data, options, "Evaluate");
 }
 
@@ -199,14 +227,17 @@ absl::StatusOr<History> Model::Fit(absl::Span<const Buffer* const> x,
         "Fit: class_weight is only supported for models with a single output; model '", name_,
         "' has ", outputs_.size(), " (give sample_weight instead)"));
   }
-  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Fit", x, y, options.sample_weight));
+  KILN_ASSIGN_OR_RETURN(ArrayData data, MakeArrayData("Fit", x, y, options.sample_weight,
+                                                       options.output_sample_weights));
   ArrayData train, validation;
   bool validate = false;
   if (options.validation_y != nullptr || !options.validation_ys.empty()) {
     std::vector<const Buffer*> targets = options.validation_ys;
     if (targets.empty()) targets.push_back(options.validation_y);
-    KILN_ASSIGN_OR_RETURN(validation, MakeArrayData("Fit: validation", options.validation_x,
-                                                    targets, options.validation_sample_weight));
+    KILN_ASSIGN_OR_RETURN(validation,
+                          MakeArrayData("Fit: validation", options.validation_x, targets,
+                                        options.validation_sample_weight,
+                                        options.validation_output_sample_weights));
     train = std::move(data);
     validate = true;
   } else if (options.validation_split != 0) {

@@ -11,6 +11,8 @@
 //   // Per-row weights, and a model with two outputs (one target each):
 //   const Buffer* targets[] = {&values, &classes};
 //   model.Fit(inputs, targets, {.epochs = 5, .sample_weight = &weights});
+//   // Or weights per output (Keras' sample_weight=[w_values, None]):
+//   model.Fit(inputs, targets, {.output_sample_weights = {&value_weights, nullptr}});
 //
 // Fit: epochs initial_epoch .. epochs-1; each runs steps_per_epoch batches
 // (0: one pass over the rows, the last batch short), shuffled per pass from
@@ -23,7 +25,10 @@
 // passes; like Keras on arrays, the data holds epochs - initial_epoch
 // passes: when they run out, Fit prints a warning to `out` (whatever the
 // verbosity), ends the epoch with the batches it had (validation and
-// callbacks as usual) and stops; Fit still returns the History.
+// callbacks as usual) and stops; Fit still returns the History. That
+// epoch's progress bar still ends at steps_per_epoch ("4/4", a full bar,
+// the time per step over 4 steps, after 1 batch run), as tf.keras'
+// ProgbarLogger finalizes at its planned target (params["steps"]).
 // (tf.keras 2.x: its array adapter repeats the data epochs - initial_epoch
 // times and DataHandler.catch_stop_iteration logs "Your input ran out of
 // data; interrupting training". When the data end exactly at an epoch's
@@ -64,12 +69,20 @@ struct FitOptions {
   const Buffer* validation_y = nullptr;
   std::vector<const Buffer*> validation_ys;
   const Buffer* validation_sample_weight = nullptr;
+  std::vector<const Buffer*> validation_output_sample_weights;  // as output_sample_weights
   int64_t validation_batch_size = 0;  // 0: batch_size
   // Keras sample_weight: the weight of each row ([rows], [rows,1] or the
   // per-sample loss shape), cut, shuffled and split with the rows and passed
   // to TrainOnBatch; validation_split gives the held-out rows their weights.
   // Not owned.
   const Buffer* sample_weight = nullptr;
+  // Instead of sample_weight, Keras' list of sample weights of a
+  // multi-output model: one array per output, in outputs() order (null:
+  // weights of 1 for that output), each weighing its own output's loss and
+  // weighted metrics; cut, shuffled and split with the rows like
+  // sample_weight. Errors: the wrong number of arrays, an array without the
+  // rows of the targets, both forms given. Not owned.
+  std::vector<const Buffer*> output_sample_weights;
   // Keras class_weight: class index -> weight of its samples' losses
   // (single-output models; times sample_weight; not for validation).
   std::map<int64_t, double> class_weight;
@@ -85,6 +98,7 @@ struct FitOptions {
 struct EvaluateOptions {
   int64_t batch_size = 32;
   const Buffer* sample_weight = nullptr;  // per row, as FitOptions::sample_weight
+  std::vector<const Buffer*> output_sample_weights;  // as FitOptions's
   int verbose = 1;  // 1: a progress bar, as Keras's evaluate
   std::ostream* out = &std::cout;
   std::optional<bool> terminal;

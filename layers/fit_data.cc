@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "graph/status_macros.h"
 #include "layers/python_format.h"
 
@@ -59,25 +60,31 @@ Buffer RowsView(const Buffer& b, int64_t begin, int64_t end) {
 absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x,
                                           absl::Span<const Buffer* const> y,
                                           const Buffer* sample_weight,
-                                          absl::Span<const std::string> output_names) {
+                                          absl::Span<const std::string> output_names,
+                                          absl::Span<const Buffer* const> output_sample_weights) {
   if (x.empty()) return absl::InvalidArgumentError("no input arrays (x) given");
   if (y.empty()) return absl::InvalidArgumentError("no target arrays (y) given");
   // Every array with its name; the first target (else x) sets the rows.
   std::vector<std::pair<std::string, const Buffer*>> named;
-  for (size_t i = 0; i < y.size(); ++i) {
-    if (y[i] == nullptr) continue;
-    std::string name = y.size() == 1 ? "y" : absl::StrCat("y[", i, "]");
-    if (y.size() > 1 && i < output_names.size()) {
-      absl::StrAppend(&name, " (output '", output_names[i], "')");
+  // The per-output arrays called `what` (null ones left out).
+  auto add_per_output = [&](absl::Span<const Buffer* const> arrays, absl::string_view what) {
+    for (size_t i = 0; i < arrays.size(); ++i) {
+      if (arrays[i] == nullptr) continue;
+      std::string name = arrays.size() == 1 ? std::string(what) : absl::StrCat(what, "[", i, "]");
+      if (arrays.size() > 1 && i < output_names.size()) {
+        absl::StrAppend(&name, " (output '", output_names[i], "')");
+      }
+      named.push_back({std::move(name), arrays[i]});
     }
-    named.push_back({std::move(name), y[i]});
-  }
+  };
+  add_per_output(y, "y");
   for (size_t i = 0; i < x.size(); ++i) {
     const std::string name = x.size() == 1 ? "x" : absl::StrCat("x[", i, "]");
     if (x[i] == nullptr) return absl::InvalidArgumentError(absl::StrCat(name, " is null"));
     named.push_back({name, x[i]});
   }
   if (sample_weight != nullptr) named.push_back({"sample_weight", sample_weight});
+  add_per_output(output_sample_weights, "output_sample_weights");
   for (const auto& [name, b] : named) KILN_RETURN_IF_ERROR(CheckArray(*b, name));
   const auto& [first_name, first] = named.front();
   ArrayData data;
@@ -91,8 +98,10 @@ absl::StatusOr<ArrayData> ArrayData::Make(absl::Span<const Buffer* const> x,
     }
   }
   for (const Buffer* b : x) data.x.push_back(RowsView(*b, 0, data.rows));
-  for (const Buffer* b : y) data.y.push_back(b == nullptr ? Buffer() : RowsView(*b, 0, data.rows));
+  auto view = [&](const Buffer* b) { return b == nullptr ? Buffer() : RowsView(*b, 0, data.rows); };
+  for (const Buffer* b : y) data.y.push_back(view(b));
   if (sample_weight != nullptr) data.sample_weight = RowsView(*sample_weight, 0, data.rows);
+  for (const Buffer* b : output_sample_weights) data.output_sample_weights.push_back(view(b));
   return data;
 }
 
@@ -108,6 +117,9 @@ ArrayData ArrayData::Map(const std::function<Buffer(const Buffer&)>& rows_of,
   for (const Buffer& b : x) part.x.push_back(rows_of(b));
   for (const Buffer& b : y) part.y.push_back(b.empty() ? Buffer() : rows_of(b));
   if (sample_weight.has_value()) part.sample_weight = rows_of(*sample_weight);
+  for (const Buffer& b : output_sample_weights) {
+    part.output_sample_weights.push_back(b.empty() ? Buffer() : rows_of(b));
+  }
   part.rows = rows;
   return part;
 }
@@ -191,7 +203,8 @@ Batch BatchStream::Next() {
       shuffle_ ? data_.Gather(absl::MakeConstSpan(order_).subspan(next_row_, end - next_row_))
                : data_.Slice(next_row_, end);
   next_row_ = end;
-  return Batch{std::move(part.x), std::move(part.y), std::move(part.sample_weight), part.rows};
+  return Batch{std::move(part.x), std::move(part.y), std::move(part.sample_weight),
+               std::move(part.output_sample_weights), part.rows};
 }
 
 }  // namespace kiln

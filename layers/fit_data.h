@@ -1,11 +1,12 @@
 // How Fit and Evaluate cut arrays into batches, as tf.keras 2.x does with
 // numpy arrays: rows are the first dimension of every input, target and
-// the sample weights; validation_split takes the last fraction of the rows
-// of all of them before any shuffling; each pass over the data is shuffled
-// anew (seeded, so runs repeat), rows and their targets and weights
-// together; the last batch of a pass may be short; with steps_per_epoch
-// the batches continue from where the previous epoch stopped, starting a
-// new shuffled pass when one ends, until the stream's passes run out (Keras
+// sample weight array (one for all outputs, or one per output);
+// validation_split takes the last fraction of the rows of all of them
+// before any shuffling; each pass over the data is shuffled anew (seeded,
+// so runs repeat), rows and their targets and weights together; the last
+// batch of a pass may be short; with steps_per_epoch the batches continue
+// from where the previous epoch stopped, starting a new shuffled pass when
+// one ends, until the stream's passes run out (Keras
 // builds epochs - initial_epoch passes); without it, epoch e is pass e (a
 // run resumed at initial_epoch e shuffles alike).
 //
@@ -33,21 +34,26 @@
 namespace kiln {
 
 // Inputs (one per model input), targets (one per model output) and
-// optional per-sample weights, all with the same number of rows.
+// optional per-sample weights (one array for every output, or one per
+// output), all with the same number of rows.
 struct ArrayData {
   std::vector<Buffer> x;  // views
   std::vector<Buffer> y;  // views; an empty Buffer for an output without targets
   std::optional<Buffer> sample_weight;  // view
+  // Views, one per output when given per output; an empty Buffer for an
+  // output without weights.
+  std::vector<Buffer> output_sample_weights;
   int64_t rows = 0;
 
   // Checks that every array has data, rank >= 1 and the rows of the first
-  // target (of x[0] when every target is null). A null target stays null.
-  // Errors name targets y (one) or y[i], with `output_names` (when given)
-  // y[i] (output '<name>').
-  static absl::StatusOr<ArrayData> Make(absl::Span<const Buffer* const> x,
-                                        absl::Span<const Buffer* const> y,
-                                        const Buffer* sample_weight = nullptr,
-                                        absl::Span<const std::string> output_names = {});
+  // target (of x[0] when every target is null). A null target or output
+  // sample weight stays null. Errors name targets y (one) or y[i], with
+  // `output_names` (when given) y[i] (output '<name>'); per-output weights
+  // likewise output_sample_weights[i] (output '<name>').
+  static absl::StatusOr<ArrayData> Make(
+      absl::Span<const Buffer* const> x, absl::Span<const Buffer* const> y,
+      const Buffer* sample_weight = nullptr, absl::Span<const std::string> output_names = {},
+      absl::Span<const Buffer* const> output_sample_weights = {});
   static absl::StatusOr<ArrayData> Make(absl::Span<const Buffer* const> x, const Buffer& y,
                                         const Buffer* sample_weight = nullptr);
   // Rows [begin, end) as views.
@@ -77,6 +83,7 @@ struct Batch {
   std::vector<Buffer> x;
   std::vector<Buffer> y;  // an empty Buffer for an output without targets
   std::optional<Buffer> sample_weight;
+  std::vector<Buffer> output_sample_weights;  // as ArrayData's
   int64_t rows = 0;
   int64_t size() const { return rows; }
 };

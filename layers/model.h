@@ -281,12 +281,13 @@ class Model {
   absl::StatusOr<int64_t> CheckInputArrays(absl::Span<const Buffer* const> inputs,
                                            absl::string_view what) const;
   struct TrainingSetup;
-  // ArrayData::Make for Fit and Evaluate: one target array per output, the
-  // targets named by output; `what` prefixes errors.
-  absl::StatusOr<ArrayData> MakeArrayData(absl::string_view what,
-                                          absl::Span<const Buffer* const> x,
-                                          absl::Span<const Buffer* const> y,
-                                          const Buffer* sample_weight) const;
+  // ArrayData::Make for Fit and Evaluate: one target array per output, and
+  // sample_weight or one output_sample_weights array per output (or
+  // neither), named by output; `what` prefixes errors.
+  absl::StatusOr<ArrayData> MakeArrayData(
+      absl::string_view what, absl::Span<const Buffer* const> x,
+      absl::Span<const Buffer* const> y, const Buffer* sample_weight,
+      absl::Span<const Buffer* const> output_sample_weights) const;
   // Evaluate's loop (also Fit's validation); `what` prefixes errors.
   absl::StatusOr<Logs> EvaluateArrays(const ArrayData& data, const EvaluateOptions& options,
                                       absl::string_view what);

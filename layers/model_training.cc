@@ -244,6 +244,11 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     absl::StrAppend(&key, i, ":", label_types[i].ToString(), "|");
   }
   // One weight buffer (or none) per output: shared, or given per output.
+  auto weight_what = [&](size_t i) {
+    return y.size() > 1 ? absl::StrCat(what, ": sample weights of output '",
+                                       setup.outputs[i].name, "'")
+                        : what;
+  };
   std::vector<std::optional<Buffer>> weight_buffers;
   std::vector<const Buffer*> sample_weights(y.size(), nullptr);
   if (!weights.output_sample_weights.empty()) {
@@ -258,7 +263,7 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
       KILN_ASSIGN_OR_RETURN(
           weight_buffers[i],
           BatchSampleWeights({.sample_weight = weights.output_sample_weights[i]}, nullptr, rows,
-                             what));
+                             weight_what(i)));
       if (weight_buffers[i].has_value()) sample_weights[i] = &*weight_buffers[i];
     }
   } else {
@@ -272,7 +277,7 @@ absl::StatusOr<Logs> Model::RunBatch(bool training, absl::Span<const Buffer* con
     weight_types[i] = LabelType(*sample_weights[i]);
     absl::Status s =
         setup.outputs[i].loss.CheckSampleWeight(weight_types[i], outputs_[i].node().type);
-    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(what, ": ", s.message()));
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat(weight_what(i), ": ", s.message()));
     absl::StrAppend(&key, "w", i, ":", weight_types[i].ToString(), "|");
   }
   Optimizer& optimizer = *setup.optimizer;

@@ -1,8 +1,9 @@
 // Batching for Fit (layers/fit_data.h): row checks, Keras's validation
 // split (the last fraction, before shuffling), seeded shuffles that are
 // permutations and differ per pass, and batch streams (short last batch,
-// rows of x, every target and the sample weights kept together, passes
-// continuing across epochs, a limited number of passes).
+// rows of x, every target and the sample weights, shared or per output,
+// kept together, passes continuing across epochs, a limited number of
+// passes).
 #include "layers/fit_data.h"
 
 #include <algorithm>
@@ -170,6 +171,45 @@ TEST(FitDataTest, TargetsAndSampleWeightsTravelWithTheirRows) {
   Buffer short_w = Buffer::Zeros(DType::kF32, {9});
   EXPECT_THAT(std::string(ArrayData::Make({&r.x}, r.y, &short_w).status().message()),
               HasSubstr("sample_weight has 9 rows [9] but y has 10 rows"));
+}
+
+TEST(FitDataTest, PerOutputSampleWeightsTravelWithTheirRows) {
+  Rows r(10);
+  std::vector<float> weights;
+  for (int i = 0; i < 10; ++i) weights.push_back(1000 + i);
+  Buffer w = Buffer::FromVector<float>({10}, weights);
+  const Buffer* targets[] = {&r.y, &r.y};
+  const Buffer* per_output[] = {nullptr, &w};  // output 0 without weights
+  auto data = ArrayData::Make({&r.x}, targets, nullptr, {}, per_output);
+  ASSERT_TRUE(data.ok()) << data.status();
+  EXPECT_FALSE(data->sample_weight.has_value());
+  auto split = data->SplitForValidation(0.3);  // the last 3 rows with their weights
+  ASSERT_TRUE(split.ok()) << split.status();
+  ASSERT_EQ(split->second.output_sample_weights.size(), 2u);
+  EXPECT_TRUE(split->second.output_sample_weights[0].empty());
+  EXPECT_EQ(split->second.output_sample_weights[1].GetAsDouble(0), 1007);
+  BatchStream stream(std::move(split->first), 3, /*shuffle=*/true, 5);
+  std::vector<int> seen;
+  for (int i = 0; i < 3; ++i) {
+    Batch b = stream.Next();
+    ASSERT_EQ(b.output_sample_weights.size(), 2u);
+    EXPECT_TRUE(b.output_sample_weights[0].empty());
+    for (int64_t row = 0; row < b.size(); ++row) {
+      const int label = static_cast<int>(b.y[0].GetAsDouble(row));
+      seen.push_back(label);
+      EXPECT_EQ(b.output_sample_weights[1].GetAsDouble(row), 1000 + label);
+    }
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, std::vector<int>({0, 1, 2, 3, 4, 5, 6}));
+  Buffer short_w = Buffer::Zeros(DType::kF32, {9});
+  const Buffer* short_per_output[] = {&w, &short_w};
+  const std::string names[] = {"a", "b"};
+  EXPECT_THAT(std::string(ArrayData::Make({&r.x}, targets, nullptr, names, short_per_output)
+                              .status()
+                              .message()),
+              HasSubstr("output_sample_weights[1] (output 'b') has 9 rows [9] but y[0] (output "
+                        "'a') has 10 rows"));
 }
 
 TEST(FitDataTest, AStreamEndsAfterItsPasses) {

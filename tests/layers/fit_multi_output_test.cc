@@ -14,11 +14,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "layers/dense.h"
 #include "layers/fit_data.h"
-#include "layers/initializers.h"
 #include "layers/model.h"
-#include "layers/optimizers.h"
 #include "tests/layers/fit_test_util.h"
 
 namespace kiln {
@@ -26,35 +23,6 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// x -> Dense(1) "a" (mse, weight 0.5, metric mae) and Dense(1) "b" (mae,
-// weight 2), fixed starting kernels, SGD(0.1). `train_b` false: "b" has no loss.
-std::unique_ptr<Model> TwoHeads(bool train_b = true) {
-  Tensor in = Input({2});
-  auto head = [&](std::vector<double> kernel, const char* name) {
-    return MakeLayer<Dense>(
-        1, DenseOptions{.kernel_initializer = std::make_shared<class Constant>(kernel),
-                        .name = name})(in);
-  };
-  Tensor a = head({0.3, -0.2}, "a");
-  Tensor b = head({-0.1, 0.4}, "b");
-  auto model = std::make_unique<Model>(std::vector<Tensor>{in}, std::vector<Tensor>{a, b});
-  std::vector<OutputTraining> outputs = {
-      {.loss = "mse", .loss_weight = 0.5, .metrics = {"mae"}},
-      train_b ? OutputTraining{.loss = "mae", .loss_weight = 2.0} : OutputTraining{}};
-  KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.1}), outputs));
-  return model;
-}
-
-struct TwoTargets {
-  explicit TwoTargets(int n) : data(n) {
-    std::vector<float> bv;
-    for (int i = 0; i < n; ++i) bv.push_back(std::cos(0.7f * i));
-    b = Buffer::FromVector<float>({n, 1}, bv);
-  }
-  LinearData data;  // x and the targets of "a"
-  Buffer b;         // the targets of "b"
-};
 
 TEST(FitMultiOutputTest, StepsMatchTrainOnBatchAndLossIsTheWeightedSum) {
   TwoTargets t(20);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "layers/checkpoint.h"
@@ -81,18 +82,8 @@ TEST(FitTest, StepsPerEpochContinueThroughTheData) {
 TEST(FitTest, ClassWeightsReachEveryStep) {
   // Labels 0/1 by the sign of x0; class 1 counts 3 times as much.
   LinearData data(20);
-  Buffer labels(DType::kI32, Shape{20});
-  for (int i = 0; i < 20; ++i) labels.data<int32_t>()[i] = data.x.GetAsDouble(2 * i) > 0;
-  auto make = [] {
-    Tensor in = Input({2});
-    auto dense = MakeLayer<Dense>(2, DenseOptions{.activation = "softmax"});
-    auto model = std::make_unique<Model>(in, dense(in));
-    dense->weights()[0].value = Buffer::FromVector<float>({2, 2}, {0.3f, -0.2f, 0.1f, 0.4f});
-    KILN_CHECK_OK(model->Compile(std::make_shared<SGD>(SGDOptions{.learning_rate = 0.5}),
-                                 "sparse_categorical_crossentropy"));
-    return model;
-  };
-  auto fitted = make(), by_hand = make(), unweighted = make();
+  Buffer labels = SignLabels(data);
+  auto fitted = SoftmaxModel(), by_hand = SoftmaxModel(), unweighted = SoftmaxModel();
   const std::map<int64_t, double> class_weight = {{0, 1.0}, {1, 3.0}};
   ASSERT_TRUE(fitted
                   ->Fit(data.x, labels,
@@ -379,6 +370,41 @@ TEST(FitTest, StepsPerEpochRunningOutOfDataStopsWithAWarning) {
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_THAT(resumed->epochs(), ElementsAre(2));
   EXPECT_THAT(resumed_out.str(), HasSubstr("ran out of data after 3 batches"));
+}
+
+
+// tf.keras' ProgbarLogger finalizes each epoch's bar at its planned target
+// (params["steps"]: steps_per_epoch) even when the data ran out mid-epoch,
+// so the last epoch below ends on "4/4" and a full bar after 1 batch.
+TEST(FitTest, AnEpochCutShortByRunningOutEndsItsBarAtThePlannedSteps) {
+  LinearData data(20);  // batches of 8: 3 passes hold 9 batches, 4 + 4 + 1
+  for (int verbose : {1, 2}) {
+    std::ostringstream out;
+    double now = 0;
+    auto history = LinearModel()->Fit(data.x, data.y,
+                                      {.epochs = 3,
+                                       .batch_size = 8,
+                                       .verbose = verbose,
+                                       .shuffle = false,
+                                       .steps_per_epoch = 4,
+                                       .out = &out,
+                                       .terminal = false,
+                                       .clock = [&] { return now += 0.5; }});
+    ASSERT_TRUE(history.ok()) << history.status();
+    const std::string text = out.str();
+    EXPECT_THAT(text,
+                HasSubstr("Epoch 3/3\nWARNING: Fit: the input ran out of data after 9 batches"));
+    const std::string last_line = text.substr(text.rfind('\n', text.size() - 2) + 1);
+    // Keras' times too: the per-step time divides by the planned steps
+    // (clock: +0.5 s a call; verbose 1 divides the time after the first
+    // step by 4 - 1, verbose 2 the epoch's time by 4).
+    EXPECT_THAT(last_line, MatchesRegex(verbose == 1 ? "4/4 \\[" + std::string(30, '=') +
+                                                           "\\] - 1s 167ms/step - loss: [0-9.]+\n"
+                                                     : "4/4 - 0s - loss: [0-9.]+ - 500ms/epoch - "
+                                                       "125ms/step\n"))
+        << "verbose " << verbose;
+    EXPECT_THAT(last_line, HasSubstr(absl::StrFormat("loss: %.4f", history->Values("loss")[2])));
+  }
 }
 
 }  // namespace
