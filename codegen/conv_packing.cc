@@ -406,7 +406,8 @@ absl::Status WindowPacker::RowTable(llvm::Value* row0, llvm::Value* rows, llvm::
 }
 
 DirectPanel WindowPacker::Panel(llvm::Value* row0, llvm::Value* rows, llvm::Value* tables) {
-  // Full panels are cells of one tap (channels % mr == 0).
+  // Full panels are cells of one tap (channels % mr == 0), or one tap per
+  // row from row0 on (one channel, GemmSchedule::tap_rows).
   llvm::Value* tap = b_.CreateSDiv(row0, ir_.I64(w_.channels));
   return {b_.CreateICmpEQ(rows, ir_.I64(mr_)),
           b_.CreateGEP(b_.getPtrTy(), tables, b_.CreateMul(tap, ir_.I64(s_.kc))),

@@ -39,7 +39,7 @@ class GemmEmitter {
   // C[0..rows)[0..cols) (+)= A panel x B panel, `rows` x `vectors` of
   // accumulators; `first`: C is not read; `last`: the epilogue runs.
   // kDepthTable: pa is a direct-A pointer table and A[r][p] is
-  // pa[p][shift + r]; kRowTable: pa holds per tap t of the
+  // pa[p][shift + r] (tap_rows: pa[r][p][shift]); kRowTable: pa holds per tap t of the
   // block mr row pointers and A[r][t * channels + c] is pa[t][r][c].
   // Where the micro-kernel reads A: a packed panel, a direct-A table per
   // depth (GemmSchedule::direct_a), or row tables per tap (row_tables).
@@ -230,7 +230,13 @@ absl::StatusOr<llvm::Function*> GemmEmitter::MicroKernel(int rows, int vectors, 
     });
   } else {
     const Step step = [&](llvm::Value* depth, int) {
-      if (from == AFrom::kDepthTable) {
+      if (from == AFrom::kDepthTable && s_.tap_rows) {
+        // Row r is tap row0 + r: its own table, kc pointers further on.
+        multiply_add(depth, [&](int r) {
+          llvm::Value* at = b_.CreateAdd(depth, ir_.I64(r * s_.kc));
+          return ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, at)), fn->getArg(11));
+        });
+      } else if (from == AFrom::kDepthTable) {
         llvm::Value* a_row =
             ir_.At(b_.CreateLoad(ptr_, b_.CreateGEP(ptr_, pa, depth)), fn->getArg(11));
         multiply_add(depth, [&](int r) { return ir_.At(a_row, ir_.I64(r)); });

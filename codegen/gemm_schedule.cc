@@ -35,14 +35,15 @@ void EraseDim(const Forms& forms, size_t d) {
 }
 
 // Whether full panels of a filter gradient (cells along the rows) can skip
-// packing (GemmSchedule::direct_a): they must never straddle two taps, and
-// depths split in 32-bit lanes.
+// packing (GemmSchedule::direct_a): they must never straddle two taps, or
+// have one tap per row (one channel), and depths split in 32-bit lanes.
 void ScheduleDirectA(GemmSchedule& s) {
   const GemmWindows& w = *s.windows;
-  if (!w.windows_along_depth || w.channels % s.mr != 0 ||
+  if (!w.windows_along_depth || (w.channels % s.mr != 0 && w.channels != 1) ||
       s.k > std::numeric_limits<int32_t>::max()) {
     return;
   }
+  s.tap_rows = w.channels % s.mr != 0;
   s.direct_a = true;
   s.direct_tables = w.taps[0] * w.taps[1] * w.taps[2];
   s.table_bytes = RoundUp(s.direct_tables * s.kc * 8, 64);
@@ -251,7 +252,7 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   }
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
-                  direct_a ? " direct a" : "", row_tables ? " row tables" : "",
+                  direct_a ? (tap_rows ? " direct a by tap" : " direct a") : "", row_tables ? " row tables" : "",
                   b_resident ? " b resident" : "", has_prologue ? " prologue" : "",
                   rows_in_lanes ? " rows in lanes" : "", "\n");
   if (has_prologue) absl::StrAppend(&out, "  prologue ", prologue.ToString(g));

@@ -78,6 +78,9 @@ struct GemmSchedule {
   //   A[row0 + r][p0 + p] = table[tap][p][shift + r].
   bool direct_a = false;
   int64_t direct_tables = 0;
+  // Direct A with one channel: rows are taps, so row r of a panel reads its
+  // own tap's table, A[row0 + r][p0 + p] = table[row0 + r][p][0].
+  bool tap_rows = false;
   // Row tables (windows along the rows): every panel reads A in place. kc is a whole number of taps; per
   // panel and kc block, tables of mr pointers per tap give
   //   A[row0 + r][tap * channels + c] = table[tap - tap0][r][c],

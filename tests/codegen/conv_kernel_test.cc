@@ -142,13 +142,13 @@ std::vector<Case> Cases() {
        {1, 1}, 0, 1, 1},
       // At most four columns: rows in the vector lanes. Three output
       // channels: the forward (windows) and filter gradient (cells); one
-      // input channel: the input gradient; groups of four channels: all
-      // three, per group.
+      // input channel: the input gradient (and the filter gradient reads a
+      // tap's table per row); groups of four channels: all three, per group.
       {"2d three output channels", {2, 9, 11, 16}, {3, 3}, 3, 1, {1, 1}, {1, 1}, {1, 1},
        {1, 1}, -1, 2},
       {"1d one output channel strided", {2, 30, 5}, {4}, 1, 1, {2}, {1}, {2}, {1}, -1, 2},
       {"2d one input channel", {2, 10, 9, 1}, {3, 3}, 8, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1},
-       -1, 1},
+       1, 1, 1},
       {"2d groups of four channels", {1, 7, 7, 8}, {3, 3}, 8, 2, {1, 1}, {1, 1}, {1, 1},
        {1, 1}, -1, 3},
       // More output cells than the interpreter's filter-gradient chunk (512):
