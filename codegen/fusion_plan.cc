@@ -418,8 +418,10 @@ absl::StatusOr<FusionPlan> PlanFusion(const Graph& g) {
               [&](NodeId a, NodeId b) { return position[a] < position[b]; });
     for (NodeId id : group.nodes) {
       for (NodeId in : g.node(id).inputs) {
-        const bool inside = std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
-        const bool listed = std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
+        const bool inside =
+            std::find(group.nodes.begin(), group.nodes.end(), in) != group.nodes.end();
+        const bool listed =
+            std::find(group.inputs.begin(), group.inputs.end(), in) != group.inputs.end();
         // A GEMM reads its operands from memory, even one-element ones.
         const bool inline_scalar = IsInlineScalar(g.node(in)) && id != group.contraction &&
                                    group.kind != GroupKind::kWindow;

@@ -45,7 +45,8 @@ llvm::Value* GemmIr::Load(int n, llvm::Value* base, llvm::Value* offset, int64_t
 
 void GemmIr::Store(llvm::Value* value, llvm::Value* base, llvm::Value* offset, int64_t stride,
                    llvm::Value* mask) {
-  const int n = static_cast<int>(llvm::cast<llvm::FixedVectorType>(value->getType())->getNumElements());
+  const int n =
+      static_cast<int>(llvm::cast<llvm::FixedVectorType>(value->getType())->getNumElements());
   const llvm::Align align(4);
   if (stride == 1 && mask == nullptr) {
     b_.CreateAlignedStore(value, At(base, offset), align);

@@ -252,9 +252,9 @@ std::string GemmSchedule::ToString(const Graph& g) const {
   }
   absl::StrAppend(&out, "\n  tile ", mr, "x", nr, " (", lanes, " lanes) blocks mc ", mc, " nc ", nc,
                   " kc ", kc, " work ", work_items, " scratch ", scratch_bytes,
-                  direct_a ? (tap_rows ? " direct a by tap" : " direct a") : "", row_tables ? " row tables" : "",
-                  b_resident ? " b resident" : "", has_prologue ? " prologue" : "",
-                  rows_in_lanes ? " rows in lanes" : "", "\n");
+                  direct_a ? (tap_rows ? " direct a by tap" : " direct a") : "",
+                  row_tables ? " row tables" : "", b_resident ? " b resident" : "",
+                  has_prologue ? " prologue" : "", rows_in_lanes ? " rows in lanes" : "", "\n");
   if (has_prologue) absl::StrAppend(&out, "  prologue ", prologue.ToString(g));
   if (has_epilogue) absl::StrAppend(&out, "  epilogue ", epilogue.ToString(g));
   return out;

@@ -296,9 +296,9 @@ namespace {
 // `buffers` (the first `inputs` of them): `roots`' values, each also stored
 // at its own position in the description.
 absl::StatusOr<KernelSchedule> ContractionSide(const Graph& g, const KernelGroup& group,
-                                               absl::string_view suffix, std::vector<NodeId> buffers,
-                                               int inputs, const std::vector<NodeId>& roots,
-                                               int vector_width) {
+                                               absl::string_view suffix,
+                                               std::vector<NodeId> buffers, int inputs,
+                                               const std::vector<NodeId>& roots, int vector_width) {
   KernelSchedule s;
   s.name = absl::StrCat(group.name, suffix);
   s.vector_width = vector_width;
